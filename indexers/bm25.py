@@ -1,0 +1,317 @@
+"""BM25 over append-only segments of postings, with exact global statistics.
+
+Each segment is a folder of arrays for a contiguous range of document numbers (docnos):
+term-sorted postings (``term_ids``, ``indptr``, ``rows``, ``tf``) and ``doc_len``; the vocabulary
+(term -> global id) is shared and append-only. Deletion keeps a set of deleted docnos; at query time a
+term's document frequency, ``N`` and the average length are computed over live documents only, so scores
+equal a from-scratch rebuild on the live corpus (incremental add and delete never rebuild).
+
+Scoring functions are the textbook ones:
+
+>>> round(float(idf_lucene(np.array([1.0]), 3)[0]), 4)  # log(1 + (3 - 1 + 0.5) / (1 + 0.5))
+0.9808
+>>> round(float(tf_saturation(np.array([2.0]), np.array([10.0]), 10.0, k1=0.9, b=0.4)[0]), 4)  # 2 / (2 + 0.9)
+0.6897
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from indexers.analyzer import Analyzer
+from indexers.arrays import load_npy, read_arrow, save_npy, write_arrow
+
+
+def idf_lucene(df: np.ndarray, n: int) -> np.ndarray:
+    """Lucene/Anserini: log(1 + (N - df + 0.5) / (df + 0.5)), always positive."""
+    return np.log1p((n - df + 0.5) / (df + 0.5))
+
+
+def idf_robertson(df: np.ndarray, n: int) -> np.ndarray:
+    """Robertson-Sparck Jones: log((N - df + 0.5) / (df + 0.5)), floored at 0 (rank-bm25 BM25Okapi, epsilon=0)."""
+    return np.maximum(np.log((n - df + 0.5) / (df + 0.5)), 0.0)
+
+
+def tf_saturation(tf: np.ndarray, dl: np.ndarray, avgdl: float, *, k1: float, b: float) -> np.ndarray:
+    """tf / (tf + k1 (1 - b + b dl / avgdl))."""
+    return tf / (tf + k1 * (1.0 - b + b * dl / avgdl))
+
+
+IDF = {"lucene": idf_lucene, "robertson": idf_robertson}
+
+
+@dataclass(frozen=True)
+class BM25Params:
+    k1: float = 0.9
+    b: float = 0.4
+    idf: str = "lucene"  # "lucene" | "robertson"; robertson also multiplies by (k1 + 1) as Okapi does
+
+    def __post_init__(self) -> None:
+        if self.idf not in IDF:
+            raise ValueError(f"unknown idf {self.idf!r}; choose one of {sorted(IDF)}")
+        if self.k1 < 0 or not 0 <= self.b <= 1:
+            raise ValueError(f"BM25 needs k1 >= 0 and 0 <= b <= 1 (got k1={self.k1}, b={self.b})")
+
+
+class Vocabulary:
+    """Append-only term -> id mapping shared by all segments."""
+
+    def __init__(self, terms: Sequence[str] = ()) -> None:
+        self.terms: list[str] = list(terms)
+        self._ids: dict[str, int] | None = None
+
+    @property
+    def ids(self) -> dict[str, int]:
+        if self._ids is None:
+            self._ids = {t: i for i, t in enumerate(self.terms)}
+        return self._ids
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+    def add(self, tokens: Sequence[str]) -> np.ndarray:
+        ids, terms = self.ids, self.terms
+        out = np.empty(len(tokens), dtype=np.int64)
+        for i, t in enumerate(tokens):
+            j = ids.get(t)
+            if j is None:
+                j = ids[t] = len(terms)
+                terms.append(t)
+            out[i] = j
+        return out
+
+    def lookup(self, tokens: Sequence[str]) -> list[int]:
+        ids = self.ids
+        return [ids[t] for t in tokens if t in ids]
+
+    def save(self, path: Path) -> None:
+        write_arrow(path, pa.table({"term": pa.array(self.terms, pa.string())}))
+
+    @classmethod
+    def load(cls, path: Path) -> "Vocabulary":
+        return cls(read_arrow(path, mmap=False).column("term").to_pylist())
+
+
+@dataclass
+class Segment:
+    """Postings for docnos ``start .. start + len(doc_len) - 1``; arrays may be memory-mapped."""
+
+    name: str
+    start: int
+    term_ids: np.ndarray  # int64 [U] sorted global term ids present here
+    indptr: np.ndarray  # int64 [U + 1]
+    rows: np.ndarray  # int32 [nnz] local row (docno - start)
+    tf: np.ndarray  # float32 [nnz]
+    doc_len: np.ndarray  # float32 [n_docs]
+
+    FILES = ("term_ids", "indptr", "rows", "tf", "doc_len")
+
+    @property
+    def n_docs(self) -> int:
+        return int(self.doc_len.shape[0])
+
+    def postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
+        i = int(np.searchsorted(self.term_ids, term))
+        if i >= len(self.term_ids) or int(self.term_ids[i]) != term:
+            return _EMPTY_I, _EMPTY_F
+        lo, hi = int(self.indptr[i]), int(self.indptr[i + 1])
+        return self.rows[lo:hi], self.tf[lo:hi]
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in self.FILES:
+            save_npy(folder / f"{name}.npy", getattr(self, name))
+
+    @classmethod
+    def load(cls, folder: Path, name: str, start: int, mmap: bool = True) -> "Segment":
+        arrays = {n: load_npy(folder / f"{n}.npy", mmap) for n in cls.FILES}
+        return cls(name=name, start=start, **arrays)
+
+
+_EMPTY_I = np.zeros(0, dtype=np.int32)
+_EMPTY_F = np.zeros(0, dtype=np.float32)
+
+
+def build_segment(name: str, start: int, term_id_lists: Sequence[np.ndarray]) -> Segment:
+    """Term-sorted postings from one array of term ids per document."""
+    n = len(term_id_lists)
+    doc_len = np.array([len(x) for x in term_id_lists], dtype=np.float32)
+    uniq, counts, rows = [], [], []
+    for r, ids in enumerate(term_id_lists):
+        if len(ids):
+            u, c = np.unique(ids, return_counts=True)
+            uniq.append(u)
+            counts.append(c)
+            rows.append(np.full(len(u), r, dtype=np.int32))
+    if uniq:
+        terms = np.concatenate(uniq)
+        tfs = np.concatenate(counts).astype(np.float32)
+        rws = np.concatenate(rows)
+        order = np.argsort(terms, kind="stable")  # stable keeps rows ascending within a term
+        terms, tfs, rws = terms[order], tfs[order], rws[order]
+        term_ids, first = np.unique(terms, return_index=True)
+        indptr = np.append(first, len(terms)).astype(np.int64)
+    else:
+        term_ids, indptr = np.zeros(0, np.int64), np.zeros(1, np.int64)
+        tfs, rws = _EMPTY_F, _EMPTY_I
+    assert len(doc_len) == n
+    return Segment(name, start, term_ids.astype(np.int64), indptr, rws, tfs, doc_len)
+
+
+class BM25Index:
+    """Lucene-style BM25 with incremental add/delete; search returns ``(docnos, scores)`` best first."""
+
+    kind = "bm25"
+
+    def __init__(self, params: BM25Params | None = None, analyzer: Analyzer | None = None) -> None:
+        self.params = params or BM25Params()
+        self.analyzer = analyzer or Analyzer()
+        self.vocab = Vocabulary()
+        self.segments: list[Segment] = []
+        self._pending: list[Segment] = []
+        self.deleted = np.zeros(0, dtype=np.int64)
+        self._stats: tuple[np.ndarray, int, float] | None = None
+
+    # -- writing -----------------------------------------------------------------------------------------------
+    def add(self, docnos: np.ndarray, texts: Sequence[str]) -> None:
+        """Index ``texts`` under the contiguous docnos ``docnos`` (a new segment)."""
+        docnos = np.asarray(docnos, dtype=np.int64)
+        if len(docnos) != len(texts):
+            raise ValueError(f"{len(docnos)} docnos for {len(texts)} texts")
+        if len(docnos) == 0:
+            return
+        if np.any(np.diff(docnos) != 1):
+            raise ValueError("docnos of one add() must be contiguous and ascending")
+        if docnos[0] < self.next_docno:
+            raise ValueError(f"docno {docnos[0]} already used (next free is {self.next_docno})")
+        ids = [self.vocab.add(self.analyzer.tokens(t)) for t in texts]
+        seg = build_segment(f"seg-{int(docnos[0]):010d}-{uuid.uuid4().hex[:8]}", int(docnos[0]), ids)
+        self.segments.append(seg)
+        self._pending.append(seg)
+        self._stats = None
+
+    def delete(self, docnos: Sequence[int] | np.ndarray) -> None:
+        docnos = np.asarray(docnos, dtype=np.int64)
+        self.deleted = np.union1d(self.deleted, docnos)
+        self._stats = None
+
+    @property
+    def next_docno(self) -> int:
+        return max((s.start + s.n_docs for s in self.segments), default=0)
+
+    # -- reading -----------------------------------------------------------------------------------------------
+    def _alive(self) -> np.ndarray:
+        alive = np.ones(self.next_docno, dtype=bool)
+        d = self.deleted[self.deleted < len(alive)]
+        alive[d] = False
+        return alive
+
+    def stats(self) -> tuple[np.ndarray, int, float]:
+        """(alive mask, live document count, average live document length)."""
+        if self._stats is None:
+            alive = self._alive()
+            total, n = 0.0, 0
+            for s in self.segments:
+                a = alive[s.start : s.start + s.n_docs]
+                total += float(np.asarray(s.doc_len)[a].sum())
+                n += int(a.sum())
+            self._stats = (alive, n, total / n if n else 0.0)
+        return self._stats
+
+    def term_ids(self, query: str) -> list[int]:
+        return self.vocab.lookup(self.analyzer.tokens(query))
+
+    def score_all(self, query: str) -> np.ndarray:
+        """Scores of every docno (0 for documents that match no term; deleted documents get 0)."""
+        alive, n, avgdl = self.stats()
+        scores = np.zeros(len(alive), dtype=np.float32)
+        if n == 0:
+            return scores
+        p = self.params
+        idf_fn = IDF[p.idf]
+        boost = (p.k1 + 1.0) if p.idf == "robertson" else 1.0
+        terms, qtf = np.unique(np.asarray(self.term_ids(query), dtype=np.int64), return_counts=True)
+        for t, c in zip(terms.tolist(), qtf.tolist()):
+            docnos, tfs, dls = [], [], []
+            for s in self.segments:
+                rows, tf = s.postings(t)
+                if len(rows):
+                    d = rows.astype(np.int64) + s.start
+                    keep = alive[d]
+                    docnos.append(d[keep])
+                    tfs.append(np.asarray(tf)[keep])
+                    dls.append(np.asarray(s.doc_len)[rows[keep]])
+            if not docnos:
+                continue
+            d = np.concatenate(docnos)
+            if len(d) == 0:
+                continue
+            idf = float(idf_fn(np.array([len(d)], dtype=np.float64), n)[0])
+            w = idf * boost * c * tf_saturation(np.concatenate(tfs), np.concatenate(dls), avgdl, k1=p.k1, b=p.b)
+            scores += np.bincount(d, weights=w, minlength=len(scores)).astype(np.float32)
+        return scores
+
+    def search(self, query: str, k: int = 10, *, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` live documents matching at least one query term; ``allowed`` is an optional bool mask by docno."""
+        scores = self.score_all(query)
+        matched = scores > 0
+        if allowed is not None:
+            matched &= _fit_mask(allowed, len(scores))
+        cand = np.flatnonzero(matched)
+        return top_k(cand, scores[cand], k)
+
+    # -- persistence -------------------------------------------------------------------------------------------
+    def save(self, folder: Path, tag: str) -> dict:
+        """Write pending segments and this version's vocabulary/deletions; return the state the manifest records."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for seg in self._pending:
+            seg.save(folder / seg.name)
+        self._pending = []
+        vocab_file = f"vocab-{tag}.arrow"
+        self.vocab.save(folder / vocab_file)
+        deleted_file = f"deleted-{tag}.npy"
+        save_npy(folder / deleted_file, self.deleted)
+        return {
+            "params": asdict(self.params),
+            "analyzer": self.analyzer.to_dict(),
+            "segments": [{"name": s.name, "start": s.start, "n_docs": s.n_docs} for s in self.segments],
+            "vocab": vocab_file,
+            "deleted": deleted_file,
+        }
+
+    @classmethod
+    def load(cls, folder: Path, state: dict, mmap: bool = True) -> "BM25Index":
+        idx = cls(BM25Params(**state["params"]), Analyzer.from_dict(state["analyzer"]))
+        idx.vocab = Vocabulary.load(folder / state["vocab"])
+        idx.segments = [Segment.load(folder / s["name"], s["name"], s["start"], mmap) for s in state["segments"]]
+        idx.deleted = np.array(load_npy(folder / state["deleted"], mmap=False), dtype=np.int64)
+        return idx
+
+    @staticmethod
+    def files_of(state: dict) -> set[str]:
+        """Names (relative to the index's folder) that ``state`` needs; everything else is garbage."""
+        return {s["name"] for s in state["segments"]} | {state["vocab"], state["deleted"]}
+
+
+def _fit_mask(mask: np.ndarray, n: int) -> np.ndarray:
+    mask = np.asarray(mask, dtype=bool)
+    if len(mask) >= n:
+        return mask[:n]
+    return np.concatenate([mask, np.zeros(n - len(mask), dtype=bool)])
+
+
+def top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best (id, score) pairs, best first; ties broken by smaller id for determinism."""
+    if k <= 0 or len(ids) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    if len(ids) > k:
+        part = np.argpartition(-scores, k - 1)[:k]
+        ids, scores = ids[part], scores[part]
+    order = np.lexsort((ids, -scores))
+    return ids[order].astype(np.int64), scores[order].astype(np.float32)

@@ -1,0 +1,195 @@
+"""The index folder, latte's on-disk format: a versioned manifest naming immutable files.
+
+```
+index/
+  manifest.json      format, committed version, settings, models, counts, and each component's state
+  docs/ bm25/ dense/ sparse/ tensors/    one folder per component: immutable segment folders + per-version files
+  dedupe/            duplicates table per version (MinHash signatures live with the document segments)
+  reports/           one JSONL report per ingest run (every drop with its rule)
+```
+A commit writes new files beside the old ones, then replaces ``manifest.json`` atomically (temporary file,
+fsync, rename). Readers open the version the manifest names, so a crash or ``kill -9`` mid-ingest leaves the
+last committed version readable; files no manifest names are garbage, removed by the next writer.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import shutil
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from indexers.arrays import write_json_atomic
+
+FORMAT = "latte-index"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+PREVIOUS = "manifest.previous.json"
+
+
+class IndexNotFound(FileNotFoundError):
+    pass
+
+
+class IndexLocked(RuntimeError):
+    pass
+
+
+class IndexFormatError(RuntimeError):
+    pass
+
+
+_LOADERS: dict[str, Callable[[], type]] = {}
+
+
+def register_component(kind: str, loader: Callable[[], type]) -> None:
+    """Register a component class by kind; ``loader`` imports it lazily."""
+    _LOADERS[kind] = loader
+
+
+def component_class(kind: str) -> type:
+    try:
+        return _LOADERS[kind]()
+    except KeyError:
+        raise IndexFormatError(f"unknown index component {kind!r}; this latte knows {sorted(_LOADERS)}") from None
+
+
+def _docs() -> type:
+    from indexers.docstore import DocStore
+
+    return DocStore
+
+
+def _bm25() -> type:
+    from indexers.bm25 import BM25Index
+
+    return BM25Index
+
+
+register_component("docs", _docs)
+register_component("bm25", _bm25)
+
+
+def tag_for(version: int) -> str:
+    return f"v{version:06d}"
+
+
+class IndexFolder:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / MANIFEST
+
+    def exists(self) -> bool:
+        return self.manifest_path.is_file()
+
+    def read_manifest(self) -> dict[str, Any]:
+        import json
+
+        if not self.manifest_path.is_file():
+            raise IndexNotFound(
+                f"no index at {self.path} (no {MANIFEST}); build one with: latte ingest PATH --index {self.path}"
+            )
+        with open(self.manifest_path, encoding="utf-8") as f:
+            m = json.load(f)
+        if m.get("format") != FORMAT:
+            raise IndexFormatError(f"{self.manifest_path} is not a latte index manifest")
+        if int(m.get("format_version", 0)) > FORMAT_VERSION:
+            raise IndexFormatError(
+                f"index format {m['format_version']} is newer than this latte supports ({FORMAT_VERSION}); upgrade latte"
+            )
+        return m
+
+    @contextmanager
+    def write_lock(self, timeout: float = 30.0) -> Iterator[None]:
+        """Serialise writers across processes (flock on ``index/LOCK``)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / "LOCK", os.O_CREAT | os.O_RDWR, 0o644)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as e:
+                    if e.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() > deadline:
+                        raise IndexLocked(
+                            f"another process is writing to {self.path}; wait for it to finish and retry"
+                        ) from None
+                    time.sleep(0.05)
+            yield
+        finally:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+            finally:
+                os.close(fd)
+
+    def commit(self, manifest: dict[str, Any], previous: dict[str, Any] | None) -> None:
+        """Make ``manifest`` the committed version (atomic), keep ``previous`` readable, drop older garbage."""
+        if previous is not None:
+            write_json_atomic(self.path / PREVIOUS, previous)
+        write_json_atomic(self.manifest_path, manifest)
+        self.collect_garbage([m for m in (manifest, previous) if m is not None])
+
+    def collect_garbage(self, keep: list[dict[str, Any]]) -> list[Path]:
+        """Remove component files no kept manifest names (left by older versions or a crashed writer)."""
+        needed: dict[str, set[str]] = {}
+        for m in keep:
+            for kind, state in m.get("components", {}).items():
+                needed.setdefault(kind, set()).update(component_class(kind).files_of(state))
+            for kind, names in m.get("extra_files", {}).items():
+                needed.setdefault(kind, set()).update(names)
+        removed: list[Path] = []
+        for kind in set(needed) | {k for k in _LOADERS if (self.path / k).is_dir()}:
+            folder = self.path / kind
+            if not folder.is_dir():
+                continue
+            for entry in folder.iterdir():
+                if entry.name not in needed.get(kind, set()):
+                    (shutil.rmtree if entry.is_dir() else os.remove)(entry)
+                    removed.append(entry)
+        return removed
+
+
+@dataclass
+class Snapshot:
+    """A committed version, opened read-only: the manifest plus each component loaded (arrays memory-mapped)."""
+
+    path: Path
+    manifest: dict[str, Any]
+    components: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> int:
+        return int(self.manifest["version"])
+
+    def __getitem__(self, kind: str) -> Any:
+        return self.components[kind]
+
+    def get(self, kind: str) -> Any:
+        return self.components.get(kind)
+
+    @classmethod
+    def open(cls, path: str | Path, *, mmap: bool = True, retries: int = 3) -> "Snapshot":
+        folder = IndexFolder(path)
+        for attempt in range(retries + 1):
+            manifest = folder.read_manifest()
+            try:
+                comps = {
+                    kind: component_class(kind).load(folder.path / kind, state, mmap=mmap)
+                    for kind, state in manifest.get("components", {}).items()
+                }
+                return cls(folder.path, manifest, comps)
+            except FileNotFoundError:
+                # a writer committed and collected this version's files between our two reads: read again
+                if attempt == retries:
+                    raise
+                time.sleep(0.05)
+        raise AssertionError("unreachable")

@@ -1,0 +1,267 @@
+"""The single writer of an index folder: adds batches, deletes documents, commits versions atomically.
+
+It holds the folder's write lock for its whole life, so writes are serialised across processes, and it keeps
+the committed version untouched until :meth:`IndexWriter.commit` switches the manifest.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from indexers.arrays import read_arrow, write_arrow
+from indexers.docstore import DocStore, StoredDoc
+from indexers.folder import FORMAT, FORMAT_VERSION, IndexFolder, component_class, tag_for
+
+
+@dataclass
+class DuplicateRecord:
+    doc_id: str
+    duplicate_of: str
+    rule: str  # exact_duplicate | near_duplicate
+    similarity: float
+    content_hash: bytes
+    source: str = ""
+
+
+@dataclass
+class Batch:
+    """One batch of kept documents, with docnos ``start .. start + len(items) - 1`` and passage payloads.
+
+    ``encoded`` maps a representation to per-passage data in passage order (documents in order, their passages in
+    order): ``dense`` float32 [P, d], ``sparse`` CSR [P, V], ``multivector`` list of P float32 arrays [t, d].
+    """
+
+    start: int
+    items: list[StoredDoc]
+    encoded: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def docnos(self) -> np.ndarray:
+        return np.arange(self.start, self.start + len(self.items), dtype=np.int64)
+
+    @property
+    def passage_docnos(self) -> np.ndarray:
+        return np.repeat(self.docnos, [len(it.passages) for it in self.items])
+
+    def passage_texts(self) -> list[str]:
+        return [p.text for it in self.items for p in it.passages]
+
+
+class IndexWriter:
+    """Open (or create) an index folder for writing.
+
+    ``settings`` are recorded in the manifest at creation; ``components`` maps kind -> a fresh component object for a
+    new index (default: a document store and BM25). Extra components may be added to an existing index later with
+    :meth:`add_component` (their data then covers documents added from that point on).
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        settings: dict[str, Any] | None = None,
+        components: dict[str, Any] | None = None,
+        lock_timeout: float = 30.0,
+    ) -> None:
+        self.folder = IndexFolder(path)
+        self._lock_cm = self.folder.write_lock(lock_timeout)
+        self._lock_cm.__enter__()
+        try:
+            self._open(settings, components)
+        except BaseException:
+            self._lock_cm.__exit__(None, None, None)
+            raise
+
+    def _open(self, settings: dict[str, Any] | None, components: dict[str, Any] | None) -> None:
+        if self.folder.exists():
+            self.manifest = self.folder.read_manifest()
+            self.components = {
+                kind: component_class(kind).load(self.folder.path / kind, state, mmap=True)
+                for kind, state in self.manifest["components"].items()
+            }
+            prev = self._read_previous()
+            # a crashed writer may have left files no manifest names: remove them now that we hold the lock
+            self.folder.collect_garbage([m for m in (self.manifest, prev) if m is not None])
+            self.duplicates = self._load_duplicates()
+        else:
+            from indexers.bm25 import BM25Index
+
+            now = time.time()
+            self.manifest = {
+                "format": FORMAT,
+                "format_version": FORMAT_VERSION,
+                "version": 0,
+                "created_at": now,
+                "committed_at": None,
+                "settings": settings or {},
+                "models": {},
+                "counts": {},
+                "next_docno": 0,
+                "components": {},
+                "extra_files": {},
+            }
+            self.components = components or {"docs": DocStore(), "bm25": BM25Index()}
+            if "docs" not in self.components:
+                raise ValueError("an index needs a 'docs' component")
+            self.duplicates = {}
+        self.next_docno = int(self.manifest.get("next_docno", 0))
+        self._dirty = False
+
+    def _read_previous(self) -> dict[str, Any] | None:
+        import json
+
+        p = self.folder.path / "manifest.previous.json"
+        if p.is_file():
+            with open(p, encoding="utf-8") as f:
+                return json.load(f)
+        return None
+
+    def _load_duplicates(self) -> dict[str, DuplicateRecord]:
+        name = self.manifest.get("extra_files", {}).get("dedupe", [None])[0]
+        if not name:
+            return {}
+        t = read_arrow(self.folder.path / "dedupe" / name, mmap=False).to_pylist()
+        return {r["doc_id"]: DuplicateRecord(**r) for r in t}
+
+    # -- reading the state being written -------------------------------------------------------------------------
+    @property
+    def docs(self) -> DocStore:
+        return self.components["docs"]
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return self.manifest["settings"]
+
+    @property
+    def version(self) -> int:
+        return int(self.manifest["version"])
+
+    def add_component(self, kind: str, component: Any) -> None:
+        if kind in self.components:
+            raise ValueError(f"index already has a {kind!r} component")
+        self.components[kind] = component
+        self._dirty = True
+
+    def set_models(self, models: dict[str, Any]) -> None:
+        self.manifest["models"] = models
+        self._dirty = True
+
+    # -- writing -----------------------------------------------------------------------------------------------
+    def add(self, items: Sequence[StoredDoc], encoded: dict[str, Any] | None = None, *, num_perm: int = 128) -> Batch:
+        """Add kept documents (docnos assigned contiguously) to every component; visible after :meth:`commit`."""
+        batch = Batch(self.next_docno, list(items), encoded or {})
+        if not batch.items:
+            return batch
+        for kind, comp in self.components.items():
+            if kind == "docs":
+                comp.add(batch.start, batch.items, num_perm)
+            elif kind == "bm25":
+                comp.add(batch.docnos, [_lexical_text(it) for it in batch.items])
+            else:
+                comp.add_batch(batch)
+        self.next_docno += len(batch.items)
+        self._dirty = True
+        return batch
+
+    def delete_docnos(self, docnos: Sequence[int]) -> None:
+        if len(docnos) == 0:
+            return
+        for comp in self.components.values():
+            comp.delete(np.asarray(docnos, dtype=np.int64))
+        self._dirty = True
+
+    def delete_ids(self, ids: Sequence[str]) -> tuple[list[str], list[str]]:
+        """Delete documents (and duplicate records) by id; returns (deleted ids, unknown ids)."""
+        id_map = self.docs.id_map
+        found, missing, docnos = [], [], []
+        for doc_id in ids:
+            if doc_id in id_map:
+                docnos.append(id_map[doc_id])
+                found.append(doc_id)
+            elif doc_id in self.duplicates:
+                del self.duplicates[doc_id]
+                found.append(doc_id)
+                self._dirty = True
+            else:
+                missing.append(doc_id)
+        self.delete_docnos(docnos)
+        return found, missing
+
+    def record_duplicate(self, rec: DuplicateRecord) -> None:
+        self.duplicates[rec.doc_id] = rec
+        self._dirty = True
+
+    def commit(self, extra_counts: dict[str, Any] | None = None) -> int:
+        """Write new files, then switch the manifest atomically. Returns the committed version."""
+        if not self._dirty and self.manifest["version"] > 0:
+            return self.version
+        previous = self.manifest if self.manifest["version"] > 0 else None
+        version = self.version + 1
+        tag = tag_for(version)
+        states = {}
+        for kind, comp in self.components.items():
+            states[kind] = comp.save(self.folder.path / kind, tag)
+        dedupe_dir = self.folder.path / "dedupe"
+        dedupe_dir.mkdir(parents=True, exist_ok=True)
+        dup_name = f"duplicates-{tag}.arrow"
+        write_arrow(dedupe_dir / dup_name, _duplicates_table(self.duplicates.values()))
+        manifest = dict(self.manifest)
+        manifest.update(
+            version=version,
+            committed_at=time.time(),
+            next_docno=self.next_docno,
+            components=states,
+            extra_files={"dedupe": [dup_name]},
+            counts=self.counts(extra_counts),
+        )
+        self.folder.commit(manifest, previous)
+        self.manifest = manifest
+        self._dirty = False
+        return version
+
+    def counts(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        c = {
+            "documents": len(self.docs),
+            "passages": self.docs.n_passages,
+            "duplicates": len(self.duplicates),
+            "deleted": int(len(self.docs.deleted)),
+            "segments": len(self.docs.segments),
+        }
+        c.update(extra or {})
+        return c
+
+    def close(self) -> None:
+        if self._lock_cm is not None:
+            self._lock_cm.__exit__(None, None, None)
+            self._lock_cm = None
+
+    def __enter__(self) -> "IndexWriter":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def _lexical_text(item: StoredDoc) -> str:
+    d = item.doc
+    return f"{d.title}\n{d.text}" if d.title else d.text
+
+
+def _duplicates_table(records: Any) -> pa.Table:
+    recs = list(records)
+    return pa.table(
+        {
+            "doc_id": pa.array([r.doc_id for r in recs], pa.string()),
+            "duplicate_of": pa.array([r.duplicate_of for r in recs], pa.string()),
+            "rule": pa.array([r.rule for r in recs], pa.string()),
+            "similarity": pa.array([r.similarity for r in recs], pa.float64()),
+            "content_hash": pa.array([r.content_hash for r in recs], pa.binary(16)),
+            "source": pa.array([r.source for r in recs], pa.string()),
+        }
+    )

@@ -1,0 +1,231 @@
+"""The ``latte`` command line: ingest, search, info, delete, eval (and, with later stages, ask and serve)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="latte: late-interaction RAG on your own documents.")
+console = Console(stderr=True)
+out = Console()
+
+INDEX_OPT = typer.Option(..., "--index", "-i", help="index folder")
+
+
+class UserError(Exception):
+    """An error whose message tells the user what to do; printed without a traceback."""
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
+
+
+def _parse_filters(filters: list[str] | None) -> dict[str, Any] | None:
+    if not filters:
+        return None
+    out_f: dict[str, Any] = {}
+    for f in filters:
+        if f.lstrip().startswith("{"):
+            out_f.update(json.loads(f))
+            continue
+        if "=" not in f:
+            raise UserError(f"--filter {f!r}: write FIELD=VALUE (VALUE as JSON when not a plain string) or a JSON object")
+        k, v = f.split("=", 1)
+        try:
+            out_f[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out_f[k] = v
+    return out_f
+
+
+@app.command()
+def ingest(
+    paths: list[Path] = typer.Argument(..., help="files or folders (BEIR/MLDR JSONL(.gz), Parquet, txt/md, PDF)"),
+    index: Path = INDEX_OPT,
+    fmt: str = typer.Option("auto", "--format", help="auto|beir|mldr|jsonl|parquet|text|pdf"),
+    id_field: Optional[str] = typer.Option(None, help="id column/field (JSONL, Parquet)"),
+    text_field: Optional[str] = typer.Option(None, help="text column/field"),
+    title_field: Optional[str] = typer.Option(None, help="title column/field"),
+    profile: Optional[str] = typer.Option(
+        None, help="model profile for dense/sparse/tensor indexes (default: the index's, or 'default'); 'bm25' for none"
+    ),
+    passage_size: int = typer.Option(200, help="words per passage"),
+    passage_overlap: int = typer.Option(40, help="words shared by consecutive passages"),
+    batch_docs: int = typer.Option(2000, help="commit every N kept documents"),
+    no_quality: bool = typer.Option(False, "--no-quality", help="disable the quality rules"),
+    no_dedupe: bool = typer.Option(False, "--no-dedupe", help="disable exact and near-duplicate removal"),
+    dedupe_threshold: float = typer.Option(0.8, help="MinHash Jaccard threshold for near duplicates"),
+    device: str = typer.Option("auto", help="auto|cpu|cuda[:n] for encoders"),
+    as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+) -> None:
+    """Stream documents into an index folder (created when missing); re-running resumes and skips unchanged ones."""
+    from rag.clean import QualityRules
+    from rag.ingest import IngestSettings
+    from rag.loaders import LoadOptions
+    from rag.service import ingest_paths
+
+    settings = IngestSettings(
+        passage_size=passage_size,
+        passage_overlap=passage_overlap,
+        batch_docs=batch_docs,
+        quality=QualityRules(enabled=not no_quality),
+        exact_dedupe=not no_dedupe,
+        near_dedupe=not no_dedupe,
+        dedupe_threshold=dedupe_threshold,
+    )
+    opts = LoadOptions(fmt=fmt, id_field=id_field, text_field=text_field, title_field=title_field)
+    summary = ingest_paths(
+        paths, index, settings=settings, load_options=opts, profile=profile, device=device, progress=not as_json
+    )
+    if as_json:
+        _print_json(summary.to_dict())
+        return
+    t = Table(title=f"ingested into {index} (version {summary.version})", show_header=False)
+    for k in ("read", "indexed", "replaced", "unchanged", "exact_duplicates", "near_duplicates", "passages"):
+        t.add_row(k.replace("_", " "), str(getattr(summary, k)))
+    for rule, n in sorted(summary.dropped.items()):
+        if not rule.endswith("_duplicate"):
+            t.add_row(f"dropped: {rule}", str(n))
+    t.add_row("load errors / warnings", f"{summary.load_errors} / {summary.load_warnings}")
+    t.add_row("documents per second", f"{summary.docs_per_second:,.0f}")
+    t.add_row("report", str(summary.report))
+    out.print(t)
+
+
+@app.command()
+def search(
+    query: str = typer.Argument(...),
+    index: Path = INDEX_OPT,
+    k: int = typer.Option(10, "-k", help="hits to return"),
+    mode: str = typer.Option("auto", help="auto|bm25|dense|sparse|hybrid|colbert or a '+' list such as bm25+dense"),
+    depth: int = typer.Option(1000, help="first-stage candidates per retriever"),
+    fusion: str = typer.Option("rrf", help="rrf|weighted"),
+    rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank", help="MaxSim rerank (default: on where tensors exist)"),
+    rerank_depth: int = typer.Option(100, help="fused candidates reranked by MaxSim"),
+    filters: Optional[list[str]] = typer.Option(None, "--filter", help="FIELD=VALUE or a JSON object; repeatable"),
+    device: str = typer.Option("auto", help="auto|cpu|cuda[:n] for the query encoder"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Search an index and print ranked documents with scores, title and best passage."""
+    from rag.planner import SearchOptions
+    from rag.service import open_searcher
+
+    planner = open_searcher(index, device=device)
+    res = planner.search(
+        query,
+        SearchOptions(
+            k=k, mode=mode, depth=depth, fusion=fusion, rerank=rerank, rerank_depth=rerank_depth,
+            filters=_parse_filters(filters),
+        ),
+    )
+    if as_json:
+        _print_json(res.to_dict())
+        return
+    t = Table(title=f"{query!r} — {'+'.join(res.retrievers)} (version {res.version})")
+    t.add_column("#", justify="right")
+    t.add_column("score", justify="right")
+    t.add_column("document")
+    t.add_column("best passage")
+    for h in res.hits:
+        snippet = (h.passage.text[:220] + "…") if h.passage and len(h.passage.text) > 220 else (h.passage.text if h.passage else "")
+        where = f" p.{h.passage.page}" if h.passage and h.passage.page else ""
+        trace = " ".join(f"{n}#{r.rank}" for n, r in h.retrievers.items())
+        t.add_row(str(h.rank), f"{h.score:.4f}", f"[bold]{h.doc_id}[/]{where}\n{h.title}\n[dim]{trace}[/]", snippet)
+    out.print(t)
+
+
+@app.command()
+def info(index: Path = INDEX_OPT, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Print the manifest, counts, models and sizes of an index."""
+    from rag.service import index_info
+
+    data = index_info(index)
+    if as_json:
+        _print_json(data)
+        return
+    t = Table(title=f"latte index {index}", show_header=False)
+    for key in ("format", "format_version", "version", "committed_at"):
+        t.add_row(key, str(data["manifest"].get(key)))
+    for key, v in data["counts"].items():
+        t.add_row(f"count: {key}", f"{v:,}" if isinstance(v, int) else str(v))
+    for key, v in data["sizes"].items():
+        t.add_row(f"size: {key}", str(v))
+    for key, v in data["manifest"].get("models", {}).items():
+        t.add_row(f"model: {key}", str(v.get("name") if isinstance(v, dict) else v))
+    out.print(t)
+
+
+@app.command()
+def delete(
+    ids: list[str] = typer.Argument(..., help="document ids"),
+    index: Path = INDEX_OPT,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Delete documents by id from every index (one atomic commit)."""
+    from rag.service import delete_ids
+
+    deleted, missing, version = delete_ids(index, ids)
+    if as_json:
+        _print_json({"deleted": deleted, "unknown": missing, "version": version})
+    else:
+        out.print(f"deleted {len(deleted)} document(s); version {version}")
+        if missing:
+            console.print(f"[yellow]unknown id(s), nothing deleted for them:[/] {', '.join(missing)}")
+    if missing and not deleted:
+        raise typer.Exit(1)
+
+
+@app.command("eval")
+def eval_cmd(
+    dataset: str = typer.Option("beir", help="beir|mldr"),
+    data_dir: Path = typer.Option(..., help="dataset folder (BEIR layout, or MLDR's official layout)"),
+    split: str = typer.Option("test"),
+    lang: str = typer.Option("en", help="MLDR language"),
+    pipelines: str = typer.Option("bm25", help="comma-separated pipelines, e.g. bm25,dense,bm25+dense,bm25+dense+colbert"),
+    index: Optional[Path] = typer.Option(None, "--index", "-i", help="index folder to build or reuse (default: a cache folder)"),
+    out_dir: Path = typer.Option(Path("runs/eval"), "--out", help="where results.md / results.json / ndcg.png go"),
+    profile: Optional[str] = typer.Option(None, help="model profile (default: the one the pipelines need)"),
+    max_queries: Optional[int] = typer.Option(None, help="evaluate a sample of queries (figures then not comparable)"),
+    rerank_depth: int = typer.Option(100, help="candidates reranked by MaxSim in +colbert pipelines"),
+    quantization: str = typer.Option("binary", help="binary|float16 tensors for MaxSim"),
+    depth: int = typer.Option(1000, help="first-stage depth per retriever"),
+    device: str = typer.Option("auto"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Evaluate retrieval pipelines with ir-measures (nDCG@10, R@100, R@1000, MRR@10)."""
+    from evals.runner import run_eval
+
+    res = run_eval(
+        dataset=dataset, data_dir=data_dir, split=split, lang=lang,
+        pipelines=[p.strip() for p in pipelines.split(",") if p.strip()],
+        index=index, out_dir=out_dir, profile=profile, max_queries=max_queries, rerank_depth=rerank_depth,
+        quantization=quantization, depth=depth, device=device, progress=not as_json,
+    )
+    if as_json:
+        _print_json(res)
+    else:
+        out.print(res["markdown"])
+        out.print(f"written: {', '.join(str(p) for p in res['files'].values())}")
+
+
+def main() -> None:
+    from indexers.folder import IndexFormatError, IndexLocked, IndexNotFound
+
+    try:
+        app()
+    except (UserError, IndexNotFound, IndexLocked, IndexFormatError, FileNotFoundError, ValueError) as e:
+        console.print(f"[red]error:[/] {e}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        console.print("[yellow]interrupted; the last committed version is intact[/]")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,278 @@
+"""The query planner: encode the query once, run each enabled retriever, fuse, (rerank), explain each hit.
+
+Retrievers return documents (docnos) best first, with the passage that earned the score when they work on
+passages. The planner fuses their rankings (RRF by default), optionally reranks the fused top candidates by
+MaxSim over the tensor arrays, and builds :class:`rag.records.Hit` records carrying every retriever's rank and
+score, so each hit explains itself.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from indexers.folder import Snapshot
+from rag.filters import allowed_mask
+from rag.fusion import FUSIONS
+from rag.records import Hit, Passage, RetrieverScore
+from rag.snippets import best_passage_lexical
+
+
+@dataclass
+class SearchOptions:
+    k: int = 10
+    mode: str = "auto"  # auto | bm25 | dense | sparse | hybrid | colbert  (or "bm25+dense+...")
+    depth: int = 1000  # first-stage candidates per retriever
+    fusion: str = "rrf"  # rrf | weighted
+    rrf_k: float = 60.0
+    weights: dict[str, float] | None = None
+    rerank: bool | None = None  # None: on where tensors exist
+    rerank_depth: int = 100
+    filters: dict[str, Any] | None = None
+
+
+@dataclass
+class Ranking:
+    """One retriever's answer: docnos best first, scores, and optionally each doc's best passage (global row)."""
+
+    docnos: np.ndarray
+    scores: np.ndarray
+    passages: dict[int, int] | None = None  # docno -> passage ordinal
+
+
+@dataclass
+class SearchResult:
+    query: str
+    hits: list[Hit]
+    retrievers: list[str]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    version: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "version": self.version,
+            "retrievers": self.retrievers,
+            "timings_ms": self.timings_ms,
+            "hits": [h.to_dict() for h in self.hits],
+        }
+
+
+@dataclass
+class Ranked:
+    docnos: np.ndarray
+    scores: np.ndarray
+    names: list[str]
+    rankings: dict[str, Ranking]
+    timings_ms: dict[str, float]
+    rerank_scores: dict[int, float] = field(default_factory=dict)
+    rerank_passages: dict[int, int] = field(default_factory=dict)
+
+
+class Retriever(Protocol):
+    name: str
+
+    def retrieve(self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None) -> Ranking: ...
+
+
+class BM25Retriever:
+    name = "bm25"
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    def retrieve(self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None) -> Ranking:
+        docnos, scores = self.index.search(query, n, allowed=allowed)
+        return Ranking(docnos, scores)
+
+
+class Planner:
+    """Search one committed snapshot. ``encoders`` maps representation -> encoder for the query side."""
+
+    def __init__(self, snapshot: Snapshot, encoders: dict[str, Any] | None = None) -> None:
+        self.snapshot = snapshot
+        self.encoders = encoders or {}
+        self.retrievers: dict[str, Retriever] = {}
+        if snapshot.get("bm25") is not None:
+            self.retrievers["bm25"] = BM25Retriever(snapshot["bm25"])
+        for name, make in _EXTRA_RETRIEVERS.items():
+            r = make(snapshot, self.encoders)
+            if r is not None:
+                self.retrievers[name] = r
+
+    @property
+    def docs(self) -> Any:
+        return self.snapshot["docs"]
+
+    def resolve_mode(self, mode: str) -> list[str]:
+        if mode in ("auto", "hybrid"):
+            names = [n for n in ("bm25", "dense", "sparse") if n in self.retrievers]
+        elif mode == "colbert":
+            names = ["colbert"]
+        else:
+            names = [m.strip() for m in mode.split("+") if m.strip()]
+        unknown = [n for n in names if n not in self.retrievers]
+        if unknown or not names:
+            have = ", ".join(sorted(self.retrievers)) or "none"
+            raise ValueError(
+                f"mode {mode!r} needs retriever(s) {unknown or names} that this index does not have "
+                f"(available: {have}); re-ingest with a profile that builds them or choose another --mode"
+            )
+        return names
+
+    def search(self, query: str, options: SearchOptions | None = None) -> SearchResult:
+        """Ranked hits with every retriever's rank and score, the rerank score and the best passage."""
+        opt = options or SearchOptions()
+        r = self.rank(query, opt)
+        t = time.perf_counter()
+        hits = self._hits(
+            query, r.docnos[: opt.k], r.scores[: opt.k], r.rankings, r.rerank_scores, r.rerank_passages
+        )
+        r.timings_ms["hits"] = _ms(t)
+        return SearchResult(query, hits, r.names, r.timings_ms, self.snapshot.version)
+
+    def rank(self, query: str, opt: SearchOptions) -> "Ranked":
+        """Fused (and reranked) docnos best first, without building hit records (what evaluation needs)."""
+        if not query or not query.strip():
+            raise ValueError("the query is empty")
+        if opt.k < 1:
+            raise ValueError("k must be at least 1")
+        if opt.fusion not in FUSIONS:
+            raise ValueError(f"unknown fusion {opt.fusion!r}; choose one of {sorted(FUSIONS)}")
+        timings: dict[str, float] = {}
+        names = self.resolve_mode(opt.mode)
+        t = time.perf_counter()
+        encoded = self.encode_query(query, names, opt)
+        timings["encode"] = _ms(t)
+        allowed = allowed_mask(self.docs, opt.filters) if opt.filters else None
+        rankings: dict[str, Ranking] = {}
+        depth = max(opt.depth, opt.k)
+        for name in names:
+            t = time.perf_counter()
+            rankings[name] = self.retrievers[name].retrieve(query, encoded, depth, allowed)
+            timings[name] = _ms(t)
+        t = time.perf_counter()
+        if len(rankings) == 1:
+            (only,) = rankings.values()
+            fused_ids, fused_scores = only.docnos, np.asarray(only.scores, dtype=np.float64)
+        else:
+            fuse = FUSIONS[opt.fusion]
+            kw: dict[str, Any] = {"weights": opt.weights}
+            if opt.fusion == "rrf":
+                kw["k"] = opt.rrf_k
+            fused_ids, fused_scores = fuse({n: (r.docnos, r.scores) for n, r in rankings.items()}, **kw)
+        timings["fusion"] = _ms(t)
+        out = Ranked(fused_ids, fused_scores, names, rankings, timings)
+        reranker = _RERANKER.get("maxsim")
+        if reranker is not None and "colbert" not in names:
+            t = time.perf_counter()
+            res = reranker(self, query, encoded, fused_ids, fused_scores, opt)
+            if res is not None:
+                out.docnos, out.scores, out.rerank_scores, out.rerank_passages = res
+                timings["rerank"] = _ms(t)
+        return out
+
+    def encode_query(self, query: str, names: list[str], opt: SearchOptions | None = None) -> dict[str, Any]:
+        """Encode the query once per distinct encoder serving the chosen retrievers."""
+        wanted: dict[int, tuple[Any, list[str]]] = {}
+        for name in names:
+            rep = {"dense": "dense", "sparse": "sparse", "colbert": "multivector"}.get(name)
+            enc = self.encoders.get(rep) if rep else None
+            if enc is not None:
+                wanted.setdefault(id(enc), (enc, []))[1].append(rep)
+        rerank_enc = self.encoders.get("multivector")
+        if rerank_enc is not None and self.snapshot.get("tensors") is not None and (opt is None or opt.rerank is not False):
+            wanted.setdefault(id(rerank_enc), (rerank_enc, []))[1].append("multivector")
+        out: dict[str, Any] = {}
+        for enc, reps in wanted.values():
+            e = enc.encode([query], kind="query", want=tuple(dict.fromkeys(reps)))
+            for rep in reps:
+                val = getattr(e, rep)
+                if val is not None:
+                    out[rep] = val[0]
+        return out
+
+    def _hits(
+        self,
+        query: str,
+        docnos: np.ndarray,
+        scores: np.ndarray,
+        rankings: dict[str, Ranking],
+        rerank_scores: dict[int, float],
+        rerank_passages: dict[int, int],
+    ) -> list[Hit]:
+        ranks = {
+            name: {int(d): (i + 1, float(s)) for i, (d, s) in enumerate(zip(r.docnos, r.scores))}
+            for name, r in rankings.items()
+        }
+        bm25 = self.snapshot.get("bm25")
+        q_terms = bm25.analyzer.tokens(query) if bm25 is not None else query.lower().split()
+        idf = self._idf(q_terms)
+        hits: list[Hit] = []
+        for rank, (d, s) in enumerate(zip(docnos.tolist(), scores.tolist()), start=1):
+            row = self.docs.row(d)
+            passages = self.docs.passages(d, row["text"])
+            ordinal = rerank_passages.get(d)
+            if ordinal is None:
+                for r in rankings.values():
+                    if r.passages and d in r.passages:
+                        ordinal = r.passages[d]
+                        break
+            passage: Passage | None
+            if ordinal is not None and 0 <= ordinal < len(passages):
+                passage = passages[ordinal]
+            else:
+                analyze = bm25.analyzer.tokens if bm25 is not None else (lambda x: x.lower().split())
+                passage = best_passage_lexical(q_terms, passages, analyze, idf)
+            hits.append(
+                Hit(
+                    doc_id=row["id"],
+                    score=float(s),
+                    rank=rank,
+                    title=row["title"],
+                    passage=passage,
+                    retrievers={
+                        name: RetrieverScore(*ranks[name][d]) for name in rankings if d in ranks[name]
+                    },
+                    rerank_score=rerank_scores.get(d),
+                    metadata=json.loads(row["metadata"]),
+                )
+            )
+        return hits
+
+    def _idf(self, terms: list[str]) -> dict[str, float]:
+        bm25 = self.snapshot.get("bm25")
+        if bm25 is None:
+            return {}
+        _, n, _ = bm25.stats()
+        out = {}
+        for t in set(terms):
+            ids = bm25.vocab.lookup([t])
+            df = 0
+            if ids:
+                for s in bm25.segments:
+                    df += len(s.postings(ids[0])[0])
+            out[t] = float(np.log1p((n - df + 0.5) / (df + 0.5)))
+        return out
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000.0, 3)
+
+
+# Later stages register themselves here (dense/sparse retrievers, the MaxSim reranker) so this file stays small.
+_EXTRA_RETRIEVERS: dict[str, Any] = {}
+_RERANKER: dict[str, Any] = {}
+
+
+def register_retriever(name: str, factory: Any) -> None:
+    """``factory(snapshot, encoders) -> Retriever | None`` (None when the index lacks what it needs)."""
+    _EXTRA_RETRIEVERS[name] = factory
+
+
+def register_reranker(name: str, fn: Any) -> None:
+    _RERANKER[name] = fn

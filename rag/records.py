@@ -1,0 +1,120 @@
+"""Typed records that flow through latte: documents, passages, drops, hits.
+
+Every stage passes these records, never bare tuples, so a field added later
+(a page, a score from a new retriever) reaches every consumer by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(slots=True)
+class PageSpan:
+    """Character span ``[start, end)`` of one PDF page inside ``Document.text``; ``page`` counts from 1."""
+
+    page: int
+    start: int
+    end: int
+
+
+@dataclass(slots=True)
+class Document:
+    """One document as loaded from a source file.
+
+    ``pages`` is set for paged sources (PDF): the text is the pages joined, and
+    each span says where a page lies, so passages can cite their page.
+    """
+
+    id: str
+    text: str
+    title: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+    pages: list[PageSpan] | None = None
+
+
+@dataclass(slots=True)
+class LoadProblem:
+    """A record a loader could not read (bad JSON line, unreadable file...), reported, never silently skipped.
+
+    ``level`` is ``"error"`` when the record was not loaded, ``"warning"`` when it was loaded but
+    something was off (an encoding fallback, a skipped file of unknown type). ``line`` is 1-based
+    (a row number for Parquet).
+    """
+
+    source: str
+    message: str
+    line: int | None = None
+    level: str = "error"
+
+
+@dataclass(slots=True)
+class Drop:
+    """A document that was not indexed, with the rule that dropped it.
+
+    ``rule`` is a short machine name (``min_words``, ``alpha_share``, ``exact_duplicate``...);
+    ``detail`` says the measured value against the threshold; ``duplicate_of`` names the kept
+    document for duplicates.
+    """
+
+    doc_id: str
+    rule: str
+    detail: str = ""
+    source: str = ""
+    duplicate_of: str | None = None
+
+
+@dataclass(slots=True)
+class Passage:
+    """A window of a document: ``text == document.text[start:end]``; ``page`` is 1-based or None."""
+
+    doc_id: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    page: int | None = None
+
+
+@dataclass(slots=True)
+class RetrieverScore:
+    """What one retriever said about a hit: its 1-based rank and raw score."""
+
+    rank: int
+    score: float
+
+
+@dataclass(slots=True)
+class Hit:
+    """One ranked document in a search result, with the trace that explains it."""
+
+    doc_id: str
+    score: float
+    rank: int
+    title: str = ""
+    passage: Passage | None = None
+    retrievers: dict[str, RetrieverScore] = field(default_factory=dict)
+    rerank_score: float | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "doc_id": self.doc_id,
+            "score": self.score,
+            "rank": self.rank,
+            "title": self.title,
+            "passage": None
+            if self.passage is None
+            else {
+                "ordinal": self.passage.ordinal,
+                "start": self.passage.start,
+                "end": self.passage.end,
+                "page": self.passage.page,
+                "text": self.passage.text,
+            },
+            "retrievers": {k: {"rank": v.rank, "score": v.score} for k, v in self.retrievers.items()},
+            "rerank_score": self.rerank_score,
+            "metadata": self.metadata,
+        }

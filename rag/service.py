@@ -1,0 +1,216 @@
+"""Keyword-only service functions shared by the CLI, the REST API and the evaluation runner.
+
+They wire models to indexes through the manifest: an index records the profile and the encoders it was built
+with, and querying it loads the same ones (or refuses a mismatch with a clear message).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from indexers.folder import IndexFolder, Snapshot
+from rag.ingest import IngestSettings, IngestSummary, ingest
+from rag.loaders import LoadOptions
+from rag.planner import Planner
+
+# profile name -> which passage-level indexes it builds (the encoders come from rag.encoders.registry)
+PROFILE_INDEXES: dict[str, tuple[str, ...]] = {
+    "bm25": (),
+    "default": ("dense",),
+    "minilm-tokens": ("dense", "tensors"),
+    "m3": ("dense", "sparse", "tensors"),
+    "colbert": ("tensors",),
+}
+REP_OF_INDEX = {"dense": "dense", "sparse": "sparse", "tensors": "multivector"}
+
+
+def profile_indexes(profile: str) -> tuple[str, ...]:
+    if profile not in PROFILE_INDEXES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILE_INDEXES)}")
+    return PROFILE_INDEXES[profile]
+
+
+def load_encoders(profile: str, *, device: str = "auto", models: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Encoders for ``profile`` keyed by representation ({} for 'bm25'); checks them against recorded ``models``."""
+    indexes = profile_indexes(profile)
+    if not indexes:
+        return {}
+    from rag.encoders.registry import check_compatible, load_profile
+
+    encs = load_profile(profile, device=device)
+    wanted = {REP_OF_INDEX[i] for i in indexes}
+    encs = {rep: e for rep, e in encs.items() if rep in wanted}
+    for rep, recorded in (models or {}).items():
+        if rep in encs:
+            check_compatible(recorded, encs[rep].info)
+    return encs
+
+
+def new_components(profile: str, encoders: dict[str, Any], quantization: str = "binary") -> dict[str, Any]:
+    from indexers.bm25 import BM25Index
+    from indexers.docstore import DocStore
+
+    comps: dict[str, Any] = {"docs": DocStore(), "bm25": BM25Index()}
+    for kind in profile_indexes(profile):
+        if kind == "dense":
+            from indexers.dense import DenseIndex
+
+            comps["dense"] = DenseIndex(dim=encoders["dense"].info.dense_dim)
+        elif kind == "sparse":
+            from indexers.sparse import SparseIndex
+
+            comps["sparse"] = SparseIndex(vocab_size=encoders["sparse"].info.sparse_vocab)
+        elif kind == "tensors":
+            from indexers.tensors import TensorIndex
+
+            comps["tensors"] = TensorIndex(dim=encoders["multivector"].info.multivector_dim, store_float16=quantization == "float16")
+    return comps
+
+
+def make_encode(encoders: dict[str, Any], batch_size: int = 32) -> Callable[[list[str]], dict[str, Any]] | None:
+    """One forward pass per distinct encoder over a batch of passage texts."""
+    if not encoders:
+        return None
+    groups: dict[int, tuple[Any, list[str]]] = {}
+    for rep, enc in encoders.items():
+        groups.setdefault(id(enc), (enc, []))[1].append(rep)
+
+    def encode(texts: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for enc, reps in groups.values():
+            e = enc.encode(texts, kind="document", want=tuple(reps), batch_size=batch_size)
+            for rep in reps:
+                out[rep] = getattr(e, rep)
+        return out
+
+    return encode
+
+
+def models_record(encoders: dict[str, Any]) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return {rep: asdict(e.info) for rep, e in encoders.items()}
+
+
+def ingest_paths(
+    paths: Sequence[str | Path],
+    index: str | Path,
+    *,
+    settings: IngestSettings | None = None,
+    load_options: LoadOptions | None = None,
+    profile: str | None = None,
+    device: str = "auto",
+    quantization: str = "binary",
+    progress: bool = False,
+    encoders: dict[str, Any] | None = None,
+) -> IngestSummary:
+    folder = IndexFolder(index)
+    if folder.exists():
+        m = folder.read_manifest()
+        recorded = m["settings"].get("profile", "bm25")
+        if profile is not None and profile != recorded:
+            raise ValueError(
+                f"index {index} was built with profile {recorded!r}; ingest into it with the same profile "
+                f"(or omit --profile), or build a new index for {profile!r}"
+            )
+        profile = recorded
+        if encoders is None:
+            encoders = load_encoders(profile, device=device, models=m.get("models"))
+        components = None
+    else:
+        profile = profile or "default"
+        if encoders is None:
+            encoders = load_encoders(profile, device=device)
+        components = new_components(profile, encoders, quantization)
+    cb = _progress_callback() if progress else None
+    try:
+        summary = ingest(
+            paths,
+            index,
+            settings=settings,
+            load_options=load_options,
+            encode=make_encode(encoders),
+            components=components,
+            models=models_record(encoders),
+            progress=cb[0] if cb else None,
+            profile=profile,
+        )
+    finally:
+        if cb:
+            cb[1]()
+    return summary
+
+
+def _progress_callback() -> tuple[Callable[[IngestSummary], None], Callable[[], None]]:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    prog = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("read {task.fields[read]:,} · indexed {task.fields[indexed]:,} · dropped {task.fields[dropped]:,} · {task.fields[rate]:,.0f} docs/s"),
+        TimeElapsedColumn(),
+        transient=False,
+    )
+    prog.start()
+    task = prog.add_task("ingesting", read=0, indexed=0, dropped=0, rate=0.0)
+    import time
+
+    t0 = time.perf_counter()
+    last = [0.0]
+
+    def update(s: IngestSummary) -> None:
+        now = time.perf_counter()
+        if now - last[0] < 0.2:
+            return
+        last[0] = now
+        prog.update(
+            task, read=s.read, indexed=s.indexed + 0, dropped=sum(s.dropped.values()), rate=s.read / max(now - t0, 1e-9)
+        )
+
+    return update, prog.stop
+
+
+def open_snapshot(index: str | Path) -> Snapshot:
+    return Snapshot.open(index)
+
+
+def open_searcher(index: str | Path, *, device: str = "auto", snapshot: Snapshot | None = None) -> Planner:
+    snap = snapshot or open_snapshot(index)
+    profile = snap.manifest["settings"].get("profile", "bm25")
+    encoders = load_encoders(profile, device=device, models=snap.manifest.get("models"))
+    return Planner(snap, encoders)
+
+
+def delete_ids(index: str | Path, ids: Sequence[str]) -> tuple[list[str], list[str], int]:
+    from indexers.writer import IndexWriter
+
+    folder = IndexFolder(index)
+    folder.read_manifest()  # a clear error when there is no index
+    with IndexWriter(index) as w:
+        deleted, missing = w.delete_ids(list(ids))
+        version = w.commit() if deleted else w.version
+    return deleted, missing, version
+
+
+def _dir_size(p: Path) -> int:
+    return sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.exists() else 0
+
+
+def index_info(index: str | Path) -> dict[str, Any]:
+    snap = open_snapshot(index)
+    m = snap.manifest
+    sizes = {kind: _human(_dir_size(snap.path / kind)) for kind in m["components"]}
+    extra: dict[str, Any] = {}
+    tensors = snap.get("tensors")
+    if tensors is not None and hasattr(tensors, "size_report"):
+        extra["tensors"] = tensors.size_report()
+    return {"path": str(snap.path), "manifest": m, "counts": m.get("counts", {}), "sizes": sizes, **extra}
+
+
+def _human(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
