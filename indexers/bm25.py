@@ -76,15 +76,19 @@ class Vocabulary:
         return len(self.terms)
 
     def add(self, tokens: Sequence[str]) -> np.ndarray:
-        ids, terms = self.ids, self.terms
-        out = np.empty(len(tokens), dtype=np.int64)
-        for i, t in enumerate(tokens):
-            j = ids.get(t)
-            if j is None:
-                j = ids[t] = len(terms)
-                terms.append(t)
-            out[i] = j
-        return out
+        """Ids of ``tokens``, adding the new ones."""
+        ids = self.ids
+        out = [ids.get(t, -1) for t in tokens]
+        if -1 in out:
+            terms = self.terms
+            for i, t in enumerate(tokens):
+                if out[i] == -1:
+                    j = ids.get(t)
+                    if j is None:
+                        j = ids[t] = len(terms)
+                        terms.append(t)
+                    out[i] = j
+        return np.fromiter(out, dtype=np.int64, count=len(out))
 
     def lookup(self, tokens: Sequence[str]) -> list[int]:
         ids = self.ids

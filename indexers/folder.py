@@ -71,8 +71,29 @@ def _bm25() -> type:
     return BM25Index
 
 
+def _dense() -> type:
+    from indexers.dense import DenseIndex
+
+    return DenseIndex
+
+
+def _sparse() -> type:
+    from indexers.sparse import SparseIndex
+
+    return SparseIndex
+
+
+def _tensors() -> type:
+    from indexers.tensors import TensorIndex
+
+    return TensorIndex
+
+
 register_component("docs", _docs)
 register_component("bm25", _bm25)
+register_component("dense", _dense)
+register_component("sparse", _sparse)
+register_component("tensors", _tensors)
 
 
 def tag_for(version: int) -> str:

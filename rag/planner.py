@@ -32,6 +32,10 @@ class SearchOptions:
     weights: dict[str, float] | None = None
     rerank: bool | None = None  # None: on where tensors exist
     rerank_depth: int = 100
+    rerank_combine: str = "replace"  # replace | rrf (first-stage rank with MaxSim rank) | weighted (min-max sum)
+    rerank_weight: float = 0.5  # share of the MaxSim evidence in rrf/weighted combination
+    quantization: str = "binary"  # binary | float16 tensors for MaxSim
+    backend: str = "auto"  # MaxSim backend: auto | cpu | cuda | triton | reference
     filters: dict[str, Any] | None = None
 
 
@@ -90,6 +94,23 @@ class BM25Retriever:
         return Ranking(docnos, scores)
 
 
+class PassageRetriever:
+    """Dense or sparse retrieval over passages; a document's score is its best passage's."""
+
+    def __init__(self, name: str, index: Any, representation: str, n_docnos: int) -> None:
+        self.name = name
+        self.index = index
+        self.representation = representation
+        self.n_docnos = n_docnos
+
+    def retrieve(self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None) -> Ranking:
+        q = encoded.get(self.representation)
+        if q is None:
+            raise RuntimeError(f"the {self.name} retriever needs a {self.representation} query encoder; none is loaded")
+        docnos, scores, best = self.index.search(q, n, allowed=allowed, n_docnos=self.n_docnos)
+        return Ranking(docnos, scores, best)
+
+
 class Planner:
     """Search one committed snapshot. ``encoders`` maps representation -> encoder for the query side."""
 
@@ -99,6 +120,10 @@ class Planner:
         self.retrievers: dict[str, Retriever] = {}
         if snapshot.get("bm25") is not None:
             self.retrievers["bm25"] = BM25Retriever(snapshot["bm25"])
+        n_docnos = int(snapshot.manifest.get("next_docno", 0))
+        for name, rep in (("dense", "dense"), ("sparse", "sparse")):
+            if snapshot.get(name) is not None and rep in self.encoders:
+                self.retrievers[name] = PassageRetriever(name, snapshot[name], rep, n_docnos)
         for name, make in _EXTRA_RETRIEVERS.items():
             r = make(snapshot, self.encoders)
             if r is not None:
@@ -264,6 +289,10 @@ def _ms(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000.0, 3)
 
 
+def _register_defaults() -> None:
+    from rag import rerank_stage  # noqa: F401  (registers the MaxSim reranker and the colbert ranker)
+
+
 # Later stages register themselves here (dense/sparse retrievers, the MaxSim reranker) so this file stays small.
 _EXTRA_RETRIEVERS: dict[str, Any] = {}
 _RERANKER: dict[str, Any] = {}
@@ -276,3 +305,6 @@ def register_retriever(name: str, factory: Any) -> None:
 
 def register_reranker(name: str, fn: Any) -> None:
     _RERANKER[name] = fn
+
+
+_register_defaults()

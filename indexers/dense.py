@@ -1,0 +1,159 @@
+"""Dense passage vectors searched with faiss (inner product on L2-normalised vectors = cosine).
+
+Each segment stores its vectors as float16 (``vectors.npy``, memory-mapped). Search uses one faiss index per
+segment: exact (``IndexFlatIP``) for segments below ``hnsw_min`` passages, HNSW above it (built when the segment is
+added and saved beside it, loaded memory-mapped). With faiss-gpu installed and a GPU present, exact indexes move to
+the GPU (same results). A document's score is its best passage's.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexers.passage_index import PassageIndex, PassageSegment, best_per_document
+
+
+def _faiss() -> Any:
+    try:
+        import faiss
+    except ImportError as e:  # pragma: no cover - faiss-cpu is a core dependency
+        raise ImportError("dense retrieval needs faiss: pip install faiss-cpu (or faiss-gpu)") from e
+    return faiss
+
+
+class DenseIndex(PassageIndex):
+    kind = "dense"
+    payload_files = ("vectors",)
+
+    def __init__(
+        self, dim: int, *, index_type: str = "auto", hnsw_min: int = 200_000, hnsw_m: int = 32,
+        ef_construction: int = 200, ef_search: int = 128, device: str = "auto",
+    ) -> None:
+        super().__init__()
+        if index_type not in ("auto", "flat", "hnsw"):
+            raise ValueError("index_type must be auto, flat or hnsw")
+        self.dim = int(dim)
+        self.index_type = index_type
+        self.hnsw_min = hnsw_min
+        self.hnsw_m = hnsw_m
+        self.ef_construction = ef_construction
+        self.ef_search = ef_search
+        self.device = device
+        self._faiss: dict[str, Any] = {}
+        self._folder: Path | None = None
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "dim": self.dim, "index_type": self.index_type, "hnsw_min": self.hnsw_min, "hnsw_m": self.hnsw_m,
+            "ef_construction": self.ef_construction, "ef_search": self.ef_search,
+        }
+
+    def _use_hnsw(self, n: int) -> bool:
+        return self.index_type == "hnsw" or (self.index_type == "auto" and n >= self.hnsw_min)
+
+    def _build(self, batch: Any) -> dict[str, np.ndarray]:
+        vecs = batch.encoded.get("dense")
+        if vecs is None:
+            raise ValueError("this index has a dense component but the batch carries no dense vectors")
+        vecs = np.asarray(vecs, dtype=np.float32)
+        if vecs.ndim != 2 or vecs.shape[1] != self.dim or vecs.shape[0] != len(batch.passage_docnos):
+            raise ValueError(f"dense vectors must be [{len(batch.passage_docnos)}, {self.dim}], got {vecs.shape}")
+        return {"vectors": vecs.astype(np.float16)}
+
+    def _make_faiss(self, seg: PassageSegment) -> Any:
+        faiss = _faiss()
+        vecs = np.ascontiguousarray(np.asarray(seg.arrays["vectors"], dtype=np.float32))
+        if self._use_hnsw(len(seg)):
+            idx = faiss.IndexHNSWFlat(self.dim, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            idx.hnsw.efConstruction = self.ef_construction
+            idx.add(vecs)
+        else:
+            idx = faiss.IndexFlatIP(self.dim)
+            idx.add(vecs)
+            idx = _maybe_gpu(idx, self.device)
+        return idx
+
+    def _index_for(self, seg: PassageSegment) -> Any:
+        idx = self._faiss.get(seg.name)
+        if idx is None:
+            hnsw_file = self._folder / seg.name / "hnsw.faiss" if self._folder else None
+            if hnsw_file is not None and hnsw_file.exists():
+                faiss = _faiss()
+                idx = faiss.read_index(str(hnsw_file), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+            else:
+                idx = self._make_faiss(seg)
+            self._faiss[seg.name] = idx
+        if hasattr(idx, "hnsw"):
+            idx.hnsw.efSearch = self.ef_search
+        return idx
+
+    def save(self, folder: Path, tag: str) -> dict:
+        pending = list(self._pending)
+        state = super().save(folder, tag)
+        faiss = _faiss()
+        for seg in pending:
+            if self._use_hnsw(len(seg)):
+                faiss.write_index(self._index_for(seg), str(folder / seg.name / "hnsw.faiss"))
+        self._folder = folder
+        return state
+
+    @classmethod
+    def load(cls, folder: Path, state: dict, mmap: bool = True) -> "DenseIndex":
+        idx = super().load(folder, state, mmap)
+        idx._folder = folder
+        return idx  # type: ignore[return-value]
+
+    def search(
+        self, query: np.ndarray, n: int, *, allowed: np.ndarray | None = None, n_docnos: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+        """Top ``n`` documents by best passage inner product: (docnos, scores, docno -> best passage ordinal)."""
+        q = np.asarray(query, dtype=np.float32).reshape(1, -1)
+        if q.shape[1] != self.dim:
+            raise ValueError(f"query vector has dimension {q.shape[1]}, the index {self.dim}")
+        total = n_docnos or self.max_docno
+        alive = self.alive_docnos(total)
+        if allowed is not None:
+            alive = alive & _fit(allowed, total)
+        ds, os_, ss = [], [], []
+        for seg in self.segments:
+            if not len(seg):
+                continue
+            idx = self._index_for(seg)
+            m = min(len(seg), max(4 * n, 64))
+            while True:
+                scores, rows = idx.search(q, m)
+                rows, scores = rows[0], scores[0]
+                ok = rows >= 0
+                rows, scores = rows[ok], scores[ok]
+                d = np.asarray(seg.docnos)[rows]
+                keep = alive[d]
+                enough = len(np.unique(d[keep])) >= n or m >= len(seg)
+                if enough:
+                    break
+                m = min(len(seg), m * 4)
+            ds.append(d[keep])
+            os_.append(np.asarray(seg.ordinals)[rows[keep]])
+            ss.append(scores[keep])
+        if not ds:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), {}
+        return best_per_document(np.concatenate(ds), np.concatenate(os_), np.concatenate(ss), n)
+
+
+def _fit(mask: np.ndarray, n: int) -> np.ndarray:
+    mask = np.asarray(mask, dtype=bool)
+    return mask[:n] if len(mask) >= n else np.concatenate([mask, np.zeros(n - len(mask), bool)])
+
+
+def _maybe_gpu(index: Any, device: str) -> Any:
+    if device == "cpu":
+        return index
+    faiss = _faiss()
+    if hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0:
+        res = faiss.StandardGpuResources()
+        return faiss.index_cpu_to_gpu(res, 0, index)
+    if device.startswith("cuda"):
+        raise RuntimeError("device cuda was asked for dense search, but faiss has no GPU here: pip install faiss-gpu")
+    return index

@@ -1,0 +1,162 @@
+"""Tensor arrays: one multi-vector token matrix per passage, binary-quantized by sign, memory-mapped.
+
+Per segment: ``codes.npy`` uint8 [T, dim/8] (bit = value > 0, ``np.packbits(..., bitorder="little")``),
+``token_offsets.npy`` int64 [P + 1] (passage p owns rows ``token_offsets[p]:token_offsets[p+1]``), and with
+``store_float16`` also ``values.npy`` float16 [T, dim] for the exact mode. Binary storage is exactly 1/32 of
+float32 for the token data, plus 8 bytes of offset per passage.
+
+A document's late-interaction score is the best MaxSim over its passages (``mode="best_passage"``); the
+cross-passage form (MaxSim over the union of its passages' tokens) is available for comparison.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from indexers.passage_index import PassageIndex, PassageSegment
+
+
+class TensorIndex(PassageIndex):
+    kind = "tensors"
+
+    def __init__(self, dim: int, *, store_float16: bool = False) -> None:
+        super().__init__()
+        if dim % 8:
+            raise ValueError(f"token dimension must be a multiple of 8 for bit packing, got {dim}")
+        self.dim = int(dim)
+        self.store_float16 = bool(store_float16)
+
+    @property
+    def payload_files(self) -> tuple[str, ...]:  # type: ignore[override]
+        return ("codes", "token_offsets", "values") if self.store_float16 else ("codes", "token_offsets")
+
+    def params(self) -> dict[str, Any]:
+        return {"dim": self.dim, "store_float16": self.store_float16}
+
+    @classmethod
+    def load(cls, folder, state, mmap=True):  # type: ignore[override]
+        from indexers.arrays import load_npy
+
+        idx = cls.from_params(state["params"])
+        for s in state["segments"]:
+            arrays = {n: load_npy(folder / s["name"] / f"{n}.npy", mmap) for n in ("docnos", "ordinals", *idx.payload_files)}
+            idx.segments.append(PassageSegment(s["name"], arrays))
+        idx.deleted = np.array(load_npy(folder / state["deleted"], mmap=False), dtype=np.int64)
+        return idx
+
+    def _build(self, batch: Any) -> dict[str, np.ndarray]:
+        from rerank.bits import pack_bits
+
+        mats = batch.encoded.get("multivector")
+        if mats is None:
+            raise ValueError("this index has a tensor component but the batch carries no token vectors")
+        if len(mats) != len(batch.passage_docnos):
+            raise ValueError(f"{len(mats)} token matrices for {len(batch.passage_docnos)} passages")
+        lengths = np.array([len(m) for m in mats], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        nonempty = [np.asarray(m, dtype=np.float32) for m in mats if len(m)]
+        flat = np.concatenate(nonempty) if nonempty else np.zeros((0, self.dim), np.float32)
+        if flat.shape[1] != self.dim:
+            raise ValueError(f"token vectors have dimension {flat.shape[1]}, the index {self.dim}")
+        out = {"codes": pack_bits(flat), "token_offsets": offsets}
+        if self.store_float16:
+            out["values"] = flat.astype(np.float16)
+        return out
+
+    # -- sizes -------------------------------------------------------------------------------------------------
+    def size_report(self) -> dict[str, Any]:
+        tokens = sum(int(s.arrays["token_offsets"][-1]) for s in self.segments)
+        passages = len(self)
+        binary = sum(int(s.arrays["codes"].nbytes) for s in self.segments)
+        offsets = sum(int(s.arrays["token_offsets"].nbytes) for s in self.segments)
+        return {
+            "dim": self.dim,
+            "tokens": tokens,
+            "passages": passages,
+            "bytes_per_token_binary": self.dim // 8,
+            "bytes_per_token_float32": self.dim * 4,
+            "binary_bytes": binary,
+            "float32_equivalent_bytes": tokens * self.dim * 4,
+            "offsets_bytes": offsets,
+            "float16_bytes": sum(int(s.arrays["values"].nbytes) for s in self.segments if "values" in s.arrays),
+        }
+
+    # -- scoring -----------------------------------------------------------------------------------------------
+    def candidate_passages(self, docnos: np.ndarray) -> list[tuple[PassageSegment, np.ndarray, np.ndarray]]:
+        """For each segment: (segment, passage rows of the candidates grouped by document, the docno of each group)."""
+        out = []
+        docnos = np.asarray(docnos, dtype=np.int64)
+        for seg in self.segments:
+            sd = np.asarray(seg.docnos)
+            if not len(sd):
+                continue
+            lo = np.searchsorted(sd, docnos, side="left")
+            hi = np.searchsorted(sd, docnos, side="right")
+            has = hi > lo
+            if not has.any():
+                continue
+            rows = np.concatenate([np.arange(a, b) for a, b in zip(lo[has], hi[has])])
+            out.append((seg, rows, docnos[has], (hi - lo)[has]))
+        return out
+
+    def score(
+        self,
+        query: np.ndarray,
+        docnos: np.ndarray,
+        *,
+        quantization: str = "binary",
+        mode: str = "best_passage",
+        backend: str = "auto",
+    ) -> tuple[np.ndarray, dict[int, int]]:
+        """MaxSim of ``query`` [n_q, dim] against the candidate documents: (scores aligned with ``docnos``, best
+        passage ordinal per docno). Documents without tensors (deleted or never encoded) score -inf."""
+        from rerank.maxsim import score_documents
+        from rerank.store import TokenStore
+
+        if quantization not in ("binary", "float16"):
+            raise ValueError("quantization must be binary or float16")
+        if quantization == "float16" and not self.store_float16:
+            raise ValueError("this index stores binary tensors only; re-ingest with --quantization float16 for exact mode")
+        docnos = np.asarray(docnos, dtype=np.int64)
+        scores = np.full(len(docnos), -np.inf, dtype=np.float32)
+        best: dict[int, int] = {}
+        pos = {int(d): i for i, d in enumerate(docnos.tolist())}
+        alive = self.alive_docnos(int(docnos.max()) + 1 if len(docnos) else 0)
+        q = np.asarray(query, dtype=np.float32)
+        for seg, rows, group_docnos, counts in self.candidate_passages(docnos):
+            store = TokenStore(
+                codes=seg.arrays["codes"] if quantization == "binary" else None,
+                values=seg.arrays.get("values") if quantization == "float16" else None,
+                token_offsets=seg.arrays["token_offsets"],
+                dim=self.dim,
+            )
+            doc_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            s, best_idx = score_documents(q, store, rows, doc_offsets, mode=mode, backend=backend)
+            ords = np.asarray(seg.ordinals)
+            for d, sc, bi in zip(group_docnos.tolist(), np.asarray(s).tolist(), np.asarray(best_idx).tolist()):
+                if not alive[d]:
+                    continue
+                i = pos[d]
+                if sc > scores[i]:
+                    scores[i] = sc
+                    if bi >= 0:
+                        best[d] = int(ords[rows[bi]])
+        return scores, best
+
+    def search_all(
+        self, query: np.ndarray, n: int, *, allowed: np.ndarray | None = None, quantization: str = "binary",
+        backend: str = "auto", n_docnos: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+        """Ranker mode: exact MaxSim over every live document (brute force), top ``n``."""
+        total = n_docnos or self.max_docno
+        alive = self.alive_docnos(total).copy()
+        if allowed is not None:
+            a = np.asarray(allowed, dtype=bool)
+            alive &= a[:total] if len(a) >= total else np.concatenate([a, np.zeros(total - len(a), bool)])
+        cands = np.unique(np.concatenate([np.asarray(s.docnos) for s in self.segments])) if self.segments else np.zeros(0, np.int64)
+        cands = cands[alive[cands]] if len(cands) else cands
+        scores, best = self.score(query, cands, quantization=quantization, backend=backend)
+        order = np.lexsort((cands, -scores))[:n]
+        return cands[order], scores[order], {int(d): best[int(d)] for d in cands[order] if int(d) in best}

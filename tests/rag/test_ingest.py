@@ -1,0 +1,226 @@
+"""The ingest pipeline end to end on real files: drops with reasons, dedupe across batches, resume, replace,
+delete, crash safety (a child process killed mid-ingest), and bad input."""
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexers.folder import IndexFolder, Snapshot
+from rag.ingest import IngestSettings, ingest
+from rag.planner import Planner, SearchOptions
+from rag.service import delete_ids
+
+WORDS = (
+    "protein cell gene expression tumor immune receptor signal pathway mouse human clinical trial patients "
+    "dose response binding structure membrane enzyme kinase inhibitor therapy vaccine virus infection "
+    "neuron brain cortex memory learning model data analysis statistical method sample cohort risk"
+).split()
+
+
+def make_doc(i: int, n_words: int = 120, seed: int | None = None) -> str:
+    rng = np.random.default_rng(seed if seed is not None else i)
+    sents = []
+    words = rng.choice(WORDS, size=n_words)
+    for j in range(0, n_words, 12):
+        sents.append(" ".join(words[j : j + 12]).capitalize() + ".")
+    return " ".join(sents)
+
+
+def write_jsonl(path: Path, rows: list[dict], gz: bool = False) -> Path:
+    data = "".join(json.dumps(r) + "\n" for r in rows)
+    if gz:
+        with gzip.open(path, "wt", encoding="utf-8") as f:
+            f.write(data)
+    else:
+        path.write_text(data, encoding="utf-8")
+    return path
+
+
+def corpus_rows(n: int, start: int = 0) -> list[dict]:
+    return [{"_id": f"doc{i}", "title": f"Title {i}", "text": make_doc(i)} for i in range(start, start + n)]
+
+
+def search_ids(index: Path, q: str, k: int = 10) -> list[str]:
+    planner = Planner(Snapshot.open(index))
+    return [h.doc_id for h in planner.search(q, SearchOptions(k=k, mode="bm25")).hits]
+
+
+def test_ingest_search_info_roundtrip(tmp_path):
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", corpus_rows(50))
+    idx = tmp_path / "idx"
+    s = ingest([corpus], idx, settings=IngestSettings(batch_docs=20))
+    assert (s.read, s.indexed, s.commits) == (50, 50, 3)
+    snap = Snapshot.open(idx)
+    assert snap.manifest["counts"]["documents"] == 50
+    assert snap.version == 3
+    # its title number (the only rare term) finds it first, with its best passage
+    q = "title 17 " + make_doc(17)[:80]
+    res = Planner(snap).search(q, SearchOptions(k=3, mode="bm25"))
+    assert res.hits[0].doc_id == "doc17"
+    assert res.hits[0].passage is not None and res.hits[0].passage.text in make_doc(17)
+    assert res.hits[0].retrievers["bm25"].rank == 1
+
+
+def test_drops_are_recorded_with_their_rule(tmp_path):
+    rows = corpus_rows(5) + [
+        {"_id": "empty", "title": "", "text": "   "},
+        {"_id": "doc1", "title": "again", "text": "a second record with an id already seen"},
+    ]
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", rows)
+    s = ingest([corpus], tmp_path / "idx")
+    assert s.indexed == 5
+    assert s.dropped.get("empty") == 1 and s.dropped.get("duplicate_id") == 1
+    report = [json.loads(x) for x in Path(s.report).read_text().splitlines()]
+    rules = {r["rule"] for r in report if r["kind"] == "drop"}
+    assert {"empty", "duplicate_id"} <= rules
+
+
+def test_exact_and_near_duplicates_across_batches(tmp_path):
+    base = make_doc(1, n_words=400)
+    near = base.split()
+    near[10] = "zebra"  # one word changed in 400: Jaccard of 5-shingles stays far above 0.8
+    first = write_jsonl(tmp_path / "a.jsonl", [{"_id": "orig", "title": "", "text": base}] + corpus_rows(3, 10))
+    ingest([first], tmp_path / "idx")
+    second = write_jsonl(
+        tmp_path / "b.jsonl",
+        [
+            {"_id": "exact", "title": "", "text": "  " + base.upper() + "  "},
+            {"_id": "near", "title": "", "text": " ".join(near)},
+            {"_id": "other", "title": "", "text": make_doc(99, n_words=400)},
+        ],
+    )
+    s = ingest([second], tmp_path / "idx")
+    assert (s.exact_duplicates, s.near_duplicates, s.indexed) == (1, 1, 1)
+    snap = Snapshot.open(tmp_path / "idx")
+    assert set(snap["docs"].id_map) == {"orig", "doc10", "doc11", "doc12", "other"}
+    from indexers.writer import IndexWriter
+
+    with IndexWriter(tmp_path / "idx") as w:
+        assert w.duplicates["exact"].duplicate_of == "orig"
+        assert w.duplicates["near"].duplicate_of == "orig"
+        assert w.duplicates["near"].rule == "near_duplicate"
+
+
+def test_rerun_resumes_without_duplicating_and_replaces_changed(tmp_path):
+    rows = corpus_rows(30)
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", rows)
+    idx = tmp_path / "idx"
+    ingest([corpus], idx, settings=IngestSettings(batch_docs=10))
+    s2 = ingest([corpus], idx)
+    assert (s2.unchanged, s2.indexed) == (30, 0)
+    rows[3]["text"] = "Completely new content about quasars and galaxies. " * 5
+    write_jsonl(corpus, rows)
+    s3 = ingest([corpus], idx)
+    assert (s3.replaced, s3.indexed, s3.unchanged) == (1, 1, 29)
+    snap = Snapshot.open(idx)
+    assert snap.manifest["counts"]["documents"] == 30
+    assert search_ids(idx, "quasars galaxies", 1) == ["doc3"]
+    docs = snap["docs"]
+    assert "quasars" in docs.document(docs.id_map["doc3"]).text  # the old text is gone from the live document
+    assert len(docs.deleted) == 1  # the old version was deleted in the same commit
+
+
+def test_delete_removes_from_every_index(tmp_path):
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", corpus_rows(10))
+    idx = tmp_path / "idx"
+    ingest([corpus], idx)
+    q = "title 4"
+    assert search_ids(idx, q, 1) == ["doc4"]
+    deleted, missing, version = delete_ids(idx, ["doc4", "nope"])
+    assert deleted == ["doc4"] and missing == ["nope"]
+    assert "doc4" not in search_ids(idx, q, 10)
+    snap = Snapshot.open(idx)
+    assert "doc4" not in snap["docs"].id_map and snap.manifest["counts"]["documents"] == 9
+
+
+_CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from rag.ingest import IngestSettings, ingest
+    import rag.ingest as ing
+
+    # slow the pipeline so the parent can kill it mid-ingest, after some commits
+    orig = ing.Ingestor._document
+    def slow(self, doc):
+        time.sleep(0.004)
+        return orig(self, doc)
+    ing.Ingestor._document = slow
+    ingest([sys.argv[1]], sys.argv[2], settings=IngestSettings(batch_docs=50))
+    """
+)
+
+
+def test_kill_9_mid_ingest_leaves_last_commit_readable_and_rerun_resumes(tmp_path):
+    corpus = write_jsonl(tmp_path / "corpus.jsonl", corpus_rows(1500))
+    idx = tmp_path / "idx"
+    script = tmp_path / "child.py"
+    script.write_text(_CHILD)
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    p = subprocess.Popen([sys.executable, str(script), str(corpus), str(idx)], env=env)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if IndexFolder(idx).exists() and IndexFolder(idx).read_manifest()["version"] >= 2:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the child never committed twice")
+        os.kill(p.pid, signal.SIGKILL)
+    finally:
+        p.wait(timeout=30)
+    assert p.returncode == -signal.SIGKILL
+    snap = Snapshot.open(idx)
+    n = snap.manifest["counts"]["documents"]
+    assert 0 < n < 1500 and n % 50 == 0
+    assert len(snap["docs"].id_map) == n
+    assert Planner(snap).search("protein", SearchOptions(k=5, mode="bm25")).hits
+    # the rerun takes the lock the dead child held (flock dies with it) and completes without duplicates
+    s = ingest([corpus], idx)
+    assert s.unchanged == n and s.indexed == 1500 - n
+    snap = Snapshot.open(idx)
+    assert snap.manifest["counts"]["documents"] == 1500 == len(snap["docs"].id_map)
+
+
+def test_bad_input_is_reported_and_the_rest_ingested(tmp_path):
+    good = json.dumps({"_id": "ok1", "title": "", "text": make_doc(1)})
+    (tmp_path / "c.jsonl").write_text(good + "\n{not json\n" + json.dumps({"_id": "ok2", "text": make_doc(2)}) + "\n")
+    (tmp_path / "empty.jsonl").write_text("")
+    (tmp_path / "latin.txt").write_bytes("Caf\xe9 cr\xe8me br\xfbl\xe9e recipe with enough words to keep".encode("cp1252"))
+    s = ingest([tmp_path / "c.jsonl", tmp_path / "empty.jsonl", tmp_path / "latin.txt"], tmp_path / "idx")
+    assert s.indexed == 3 and s.load_errors == 1 and s.load_warnings >= 1
+    report = [json.loads(x) for x in Path(s.report).read_text().splitlines()]
+    err = [r for r in report if r["kind"] == "load_error"][0]
+    assert err["line"] == 2
+    snap = Snapshot.open(tmp_path / "idx")
+    assert "crème" in snap["docs"].document(snap["docs"].id_map["latin.txt"]).text
+
+
+def test_unknown_format_and_missing_path_fail_clearly(tmp_path):
+    (tmp_path / "x.docx").write_bytes(b"PK\x03\x04")
+    from rag.loaders import UnsupportedFormat
+
+    with pytest.raises(UnsupportedFormat):
+        ingest([tmp_path / "x.docx"], tmp_path / "idx")
+    with pytest.raises(FileNotFoundError, match="nope"):
+        ingest([tmp_path / "nope.jsonl"], tmp_path / "idx")
+    assert not IndexFolder(tmp_path / "idx").exists()
+
+
+def test_huge_single_document(tmp_path):
+    words = (make_doc(5, n_words=1000) + " ").encode()
+    n = (50 * 1024 * 1024) // len(words) + 1
+    text = (words * n).decode()[: 50 * 1024 * 1024]
+    write_jsonl(tmp_path / "big.jsonl", [{"_id": "big", "title": "", "text": text}])
+    t = time.time()
+    s = ingest([tmp_path / "big.jsonl"], tmp_path / "idx")
+    assert s.indexed == 1 and s.passages > 10_000
+    assert time.time() - t < 300
