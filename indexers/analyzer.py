@@ -60,6 +60,17 @@ class Analyzer:
             terms = [cache[t] for t in toks]
         return [t for t in terms if t is not None]
 
+    def raw_tokens(self, text: str) -> list[str]:
+        """Word tokens before stopwords and stemming (lowercased when the analyzer lowercases)."""
+        return _TOKEN.findall(text.lower() if self.lowercase else text)
+
+    def term(self, raw: str) -> str | None:
+        """The index term of one raw token, or None for a stopword; ``tokens`` is ``term`` over ``raw_tokens``."""
+        cache: dict[str, str | None] = self._cache  # type: ignore[attr-defined]
+        if raw not in cache:
+            self._fill(cache, {raw})
+        return cache[raw]
+
     def _fill(self, cache: dict[str, str | None], words: set[str]) -> None:
         sw = self.stopwords or frozenset()
         keep = [w for w in words if w not in sw and len(w) >= self.min_token_len]

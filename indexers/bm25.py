@@ -17,6 +17,7 @@ Scoring functions are the textbook ones:
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
@@ -142,29 +143,27 @@ _EMPTY_I = np.zeros(0, dtype=np.int32)
 _EMPTY_F = np.zeros(0, dtype=np.float32)
 
 
-def build_segment(name: str, start: int, term_id_lists: Sequence[np.ndarray]) -> Segment:
-    """Term-sorted postings from one array of term ids per document."""
-    n = len(term_id_lists)
-    doc_len = np.array([len(x) for x in term_id_lists], dtype=np.float32)
-    uniq, counts, rows = [], [], []
-    for r, ids in enumerate(term_id_lists):
-        if len(ids):
-            u, c = np.unique(ids, return_counts=True)
-            uniq.append(u)
-            counts.append(c)
-            rows.append(np.full(len(u), r, dtype=np.int32))
-    if uniq:
-        terms = np.concatenate(uniq)
-        tfs = np.concatenate(counts).astype(np.float32)
-        rws = np.concatenate(rows)
-        order = np.argsort(terms, kind="stable")  # stable keeps rows ascending within a term
-        terms, tfs, rws = terms[order], tfs[order], rws[order]
-        term_ids, first = np.unique(terms, return_index=True)
-        indptr = np.append(first, len(terms)).astype(np.int64)
+def build_segment(name: str, start: int, docs: Sequence[tuple[np.ndarray, np.ndarray]]) -> Segment:
+    """Term-sorted postings from each document's (term ids, term frequencies); repeated ids are summed."""
+    n = len(docs)
+    doc_len = np.array([float(np.sum(tf)) for _, tf in docs], dtype=np.float32)
+    lens = np.array([len(ids) for ids, _ in docs], dtype=np.int64)
+    if lens.sum():
+        terms = np.concatenate([np.asarray(ids, dtype=np.int64) for ids, _ in docs])
+        tfs = np.concatenate([np.asarray(tf, dtype=np.float32) for _, tf in docs])
+        rws = np.repeat(np.arange(n, dtype=np.int64), lens)
+        # sort by (term, row) and merge duplicates (two raw words with one stem)
+        key = terms * (n + 1) + rws
+        order = np.argsort(key, kind="stable")
+        key, tfs = key[order], tfs[order]
+        uniq, first = np.unique(key, return_index=True)
+        tfs = np.add.reduceat(tfs, first).astype(np.float32)
+        terms, rws = uniq // (n + 1), (uniq % (n + 1)).astype(np.int32)
+        term_ids, tfirst = np.unique(terms, return_index=True)
+        indptr = np.append(tfirst, len(terms)).astype(np.int64)
     else:
         term_ids, indptr = np.zeros(0, np.int64), np.zeros(1, np.int64)
         tfs, rws = _EMPTY_F, _EMPTY_I
-    assert len(doc_len) == n
     return Segment(name, start, term_ids.astype(np.int64), indptr, rws, tfs, doc_len)
 
 
@@ -181,6 +180,7 @@ class BM25Index:
         self._pending: list[Segment] = []
         self.deleted = np.zeros(0, dtype=np.int64)
         self._stats: tuple[np.ndarray, int, float] | None = None
+        self._raw2id: dict[str, int] = {}
 
     # -- writing -----------------------------------------------------------------------------------------------
     def add(self, docnos: np.ndarray, texts: Sequence[str]) -> None:
@@ -194,11 +194,33 @@ class BM25Index:
             raise ValueError("docnos of one add() must be contiguous and ascending")
         if docnos[0] < self.next_docno:
             raise ValueError(f"docno {docnos[0]} already used (next free is {self.next_docno})")
-        ids = [self.vocab.add(self.analyzer.tokens(t)) for t in texts]
-        seg = build_segment(f"seg-{int(docnos[0]):010d}-{uuid.uuid4().hex[:8]}", int(docnos[0]), ids)
+        seg = build_segment(
+            f"seg-{int(docnos[0]):010d}-{uuid.uuid4().hex[:8]}", int(docnos[0]), [self.doc_terms(t) for t in texts]
+        )
         self.segments.append(seg)
         self._pending.append(seg)
         self._stats = None
+
+    def doc_terms(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(term ids, term frequencies) of one document, adding new terms to the vocabulary.
+
+        Counting raw words first (C-level ``Counter``) and mapping each distinct word once makes this several
+        times faster than analysing every token: long documents repeat their words.
+        """
+        raw2id = self._raw2id
+        if len(raw2id) > 4_000_000:
+            raw2id.clear()
+        ids: list[int] = []
+        tfs: list[int] = []
+        for tok, n in Counter(self.analyzer.raw_tokens(text)).items():
+            j = raw2id.get(tok)
+            if j is None:
+                term = self.analyzer.term(tok)
+                j = raw2id[tok] = -1 if term is None else int(self.vocab.add([term])[0])
+            if j >= 0:
+                ids.append(j)
+                tfs.append(n)
+        return np.array(ids, dtype=np.int64), np.array(tfs, dtype=np.float32)
 
     def delete(self, docnos: Sequence[int] | np.ndarray) -> None:
         docnos = np.asarray(docnos, dtype=np.int64)

@@ -141,6 +141,64 @@ def search(
 
 
 @app.command()
+def ask(
+    question: str = typer.Argument(...),
+    index: Path = INDEX_OPT,
+    k: int = typer.Option(8, "-k", help="hits retrieved to ground the answer"),
+    mode: str = typer.Option("auto"),
+    llm_model: Optional[str] = typer.Option(None, envvar="LATTE_LLM_MODEL", help="GGUF file run in-process (llama.cpp)"),
+    llm_url: Optional[str] = typer.Option(None, envvar="LATTE_LLM_URL", help="OpenAI-compatible server base URL"),
+    llm_name: str = typer.Option("local", envvar="LATTE_LLM_NAME", help="model name sent to the server"),
+    n_ctx: int = typer.Option(4096, help="context window (in-process model)"),
+    max_tokens: int = typer.Option(512),
+    floor: Optional[float] = typer.Option(None, help="hits must score above this to be used"),
+    stream: bool = typer.Option(False, "--stream", help="print tokens as they come"),
+    device: str = typer.Option("auto"),
+    as_json: bool = typer.Option(False, "--json", help="answer, citations and the retrieval trace as JSON"),
+) -> None:
+    """Answer a question from the index with numbered citations (extractive when no LLM is configured)."""
+    from rag.answer import answer as make_answer
+    from rag.planner import SearchOptions
+    from rag.service import make_generator, open_searcher
+
+    planner = open_searcher(index, device=device)
+    res = planner.search(question, SearchOptions(k=k, mode=mode))
+    gen = make_generator(llm_model=llm_model, llm_url=llm_url, llm_name=llm_name, n_ctx=n_ctx)
+    if stream and not as_json:
+        final = None
+        for ev in make_answer(question, res.hits, gen, max_tokens=max_tokens, floor=floor, stream=True):
+            if ev.type == "token":
+                sys.stdout.write(ev.data["text"])
+                sys.stdout.flush()
+            elif ev.type == "done":
+                final = ev.data
+            elif ev.type == "error":
+                raise UserError(f"generation failed: {ev.data.get('message')}")
+        sys.stdout.write("\n")
+        if final:
+            _print_sources(final.get("citations", []))
+        return
+    ans = make_answer(question, res.hits, gen, max_tokens=max_tokens, floor=floor)
+    if as_json:
+        _print_json({**ans.to_dict(), "retrieval": res.to_dict()})
+        return
+    out.print(ans.text)
+    from dataclasses import asdict
+
+    _print_sources([asdict(c) for c in ans.citations])
+
+
+def _print_sources(citations: list[dict]) -> None:
+    if not citations:
+        return
+    out.print("\n[bold]sources[/]")
+    for c in citations:
+        where = f", page {c['page']}" if c.get("page") else f", passage {c.get('passage_ordinal')}"
+        snippet = (c.get("snippet") or "")[:160]
+        out.print(f"[{c['number']}] {c['doc_id']} — {c.get('title') or ''}{where}\n    [dim]{snippet}[/]")
+
+
+@app.command()
 def info(index: Path = INDEX_OPT, as_json: bool = typer.Option(False, "--json")) -> None:
     """Print the manifest, counts, models and sizes of an index."""
     from rag.service import index_info

@@ -35,6 +35,7 @@ class SearchOptions:
     rerank_combine: str = "replace"  # replace | rrf (first-stage rank with MaxSim rank) | weighted (min-max sum)
     rerank_weight: float = 0.5  # share of the MaxSim evidence in rrf/weighted combination
     quantization: str = "binary"  # binary | float16 tensors for MaxSim
+    maxsim_mode: str = "best_passage"  # best_passage | cross_passage (MaxSim over all of a document's tokens)
     backend: str = "auto"  # MaxSim backend: auto | cpu | cuda | triton | reference
     filters: dict[str, Any] | None = None
 

@@ -50,7 +50,7 @@ def maxsim_rerank(planner: Any, query: str, encoded: dict[str, Any], ids: np.nda
         return None
     depth = max(1, min(opt.rerank_depth, len(ids)))
     cand, cand_scores = np.asarray(ids[:depth]), np.asarray(scores[:depth], dtype=np.float64)
-    ms, best = tensors.score(q, cand, quantization=opt.quantization, backend=opt.backend)
+    ms, best = tensors.score(q, cand, quantization=opt.quantization, mode=opt.maxsim_mode, backend=opt.backend)
     ms = np.where(np.isfinite(ms), ms, np.float32(-1e9))
     new_ids, new_scores = combine(cand, cand_scores, ms.astype(np.float64), opt.rerank_combine, opt.rerank_weight)
     rest_ids = np.asarray(ids[depth:])

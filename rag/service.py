@@ -14,14 +14,14 @@ from rag.ingest import IngestSettings, IngestSummary, ingest
 from rag.loaders import LoadOptions
 from rag.planner import Planner
 
-# profile name -> which passage-level indexes it builds (the encoders come from rag.encoders.registry)
-PROFILE_INDEXES: dict[str, tuple[str, ...]] = {
-    "bm25": (),
-    "default": ("dense",),
-    "minilm-tokens": ("dense", "tensors"),
-    "m3": ("dense", "sparse", "tensors"),
-    "colbert": ("tensors",),
+# profile name -> (encoder profile in rag.encoders.registry, the passage-level indexes it builds)
+PROFILES: dict[str, tuple[str | None, tuple[str, ...]]] = {
+    "bm25": (None, ()),
+    "default": ("default", ("dense",)),
+    "minilm-tokens": ("default", ("dense", "tensors")),
+    "m3": ("m3", ("dense", "sparse", "tensors")),
 }
+PROFILE_INDEXES = {name: idx for name, (_, idx) in PROFILES.items()}
 REP_OF_INDEX = {"dense": "dense", "sparse": "sparse", "tensors": "multivector"}
 
 
@@ -38,7 +38,7 @@ def load_encoders(profile: str, *, device: str = "auto", models: dict[str, Any] 
         return {}
     from rag.encoders.registry import check_compatible, load_profile
 
-    encs = load_profile(profile, device=device)
+    encs = load_profile(PROFILES[profile][0], device=device)
     wanted = {REP_OF_INDEX[i] for i in indexes}
     encs = {rep: e for rep, e in encs.items() if rep in wanted}
     for rep, recorded in (models or {}).items():
@@ -214,3 +214,32 @@ def _human(n: int) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return str(n)
+
+
+def make_generator(
+    *,
+    llm_model: str | None = None,
+    llm_url: str | None = None,
+    llm_name: str = "local",
+    n_ctx: int = 4096,
+    threads: int | None = None,
+    gpu_layers: int = 0,
+    timeout: float = 120.0,
+) -> Any | None:
+    """A generator from options: a GGUF file in-process (llama.cpp), an OpenAI-compatible server, or None
+    (extractive answers)."""
+    if llm_model and llm_url:
+        raise ValueError("give either a GGUF model file (--llm-model) or a server URL (--llm-url), not both")
+    if llm_model:
+        if not Path(llm_model).is_file():
+            raise FileNotFoundError(
+                f"GGUF model {llm_model} not found; download one (for example a Q4_K_M instruct model) and pass its path"
+            )
+        from rag.answer import LlamaCppGenerator
+
+        return LlamaCppGenerator(llm_model, n_ctx=n_ctx, n_threads=threads, n_gpu_layers=gpu_layers)
+    if llm_url:
+        from rag.answer import OpenAIHTTPGenerator
+
+        return OpenAIHTTPGenerator(llm_url, llm_name, timeout=timeout)
+    return None

@@ -1,0 +1,118 @@
+"""``POST /v1/answer``: search, then a cited answer, as JSON or as Server-Sent Events.
+
+Streaming sends ``token`` events (the text as generated), one ``citations`` event, then ``done`` (the whole
+answer plus the searched ``version``); a failure while generating ends the stream with an ``error`` event.
+Errors before the stream starts (limits, a mode the index lacks) are ordinary JSON 4xx responses.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, AsyncIterator, Iterator
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import ReadAuth, ServedDep, SettingsDep, StateDep
+from api.errors import scrub
+from api.routes.search import ERRORS, check_limits, run_search
+from api.schemas import AnswerRequest, AnswerResponse, ErrorOut
+
+router = APIRouter(tags=["answer"])
+log = logging.getLogger("latte.api")
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+ANSWER_ERRORS = {
+    **ERRORS,
+    502: {"model": ErrorOut, "description": "the LLM backend failed (JSON answers; streams end with an error event)"},
+}
+STREAM_DOC = {
+    "200": {
+        "description": "JSON answer, or with stream=true a text/event-stream: token..., citations, done (or error)",
+        "content": {
+            "text/event-stream": {
+                "schema": {"type": "string"},
+                "example": 'event: token\ndata: {"text": "Vitamin D ... [1]"}\n\nevent: citations\ndata: {"citations": [...], '
+                '"removed_markers": 0, "text": "..."}\n\nevent: done\ndata: {"text": "...", "version": 3, ...}\n\n',
+            }
+        },
+    }
+}
+
+
+def _sse(event: str, data: dict[str, Any]) -> str:
+    from rag.answer import AnswerEvent
+
+    return AnswerEvent(event, data).to_sse()  # type: ignore[arg-type]
+
+
+async def _stream(events: Iterator[Any], version: int, request_id: str) -> AsyncIterator[str]:
+    """Each answer event as an SSE frame; the blocking iterator is advanced in the threadpool."""
+    it = iter(events)
+    try:
+        while True:
+            ev = await run_in_threadpool(next, it, None)
+            if ev is None:
+                return
+            if ev.type == "done":
+                ev.data["version"] = version
+            yield ev.to_sse()
+    except Exception:
+        log.exception("answer stream %s failed", request_id)
+        yield _sse(
+            "error",
+            {
+                "message": f"internal error while answering; the server log has the details under request id {request_id}",
+                "error": "InternalError",
+                "partial_text": "",
+            },
+        )
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:
+            await run_in_threadpool(close)
+
+
+@router.post(
+    "/v1/answer",
+    response_model=AnswerResponse,
+    dependencies=[ReadAuth],
+    responses={**ANSWER_ERRORS, **STREAM_DOC},
+    summary="Answer a question with cited sources",
+)
+async def answer_question(
+    req: AnswerRequest, request: Request, served: ServedDep, settings: SettingsDep, state: StateDep
+) -> Any:
+    """Search with the given options, then answer from the top ``k`` hits (extractive without an LLM backend)."""
+    from rag.answer import GenerationError, answer
+
+    check_limits("question", req.question, req, settings)
+    if state.generator_error is not None:
+        raise HTTPException(503, "the LLM backend failed to load; check the LATTE_LLM_* settings and the server log")
+    max_tokens = req.max_tokens or settings.answer_max_tokens
+    if max_tokens > settings.max_answer_tokens:
+        from api.routes.search import limit_error
+
+        raise limit_error("max_tokens", max_tokens, settings.max_answer_tokens, "LATTE_MAX_ANSWER_TOKENS", "ask for a shorter answer")
+    temperature = settings.answer_temperature if req.temperature is None else req.temperature
+    result = await run_in_threadpool(run_search, served.planner, req.question, req, state.roots)
+    state.metrics.observe_search("answer", result.timings_ms)
+    kwargs = dict(max_tokens=max_tokens, temperature=temperature, floor=req.floor)
+    try:
+        if req.stream:
+            events = await run_in_threadpool(lambda: answer(req.question, result.hits, state.generator, stream=True, **kwargs))
+            rid = request.scope.get("state", {}).get("request_id", "")
+            return StreamingResponse(_stream(events, result.version, rid), media_type="text/event-stream", headers=SSE_HEADERS)
+        ans = await run_in_threadpool(lambda: answer(req.question, result.hits, state.generator, **kwargs))
+    except GenerationError as exc:
+        raise HTTPException(502, f"the LLM backend failed: {scrub(str(exc), state.roots)}") from None
+    except ValueError as exc:
+        raise HTTPException(422, scrub(str(exc), state.roots)) from None
+    return {
+        "question": req.question,
+        **ans.to_dict(),
+        "version": result.version,
+        "retrievers": result.retrievers,
+        "timings_ms": result.timings_ms,
+    }

@@ -1,0 +1,232 @@
+"""Documents: add a JSON batch, upload files, read one back, delete one.
+
+Writes are serialised (an asyncio lock here, the index's flock across processes), run in the threadpool so
+searches keep being served, and answered only after the commit, with the new version already being served.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+from fastapi import APIRouter, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import ReadAuth, ServedDep, SettingsDep, StateDep, WritableDep, WriteAuth
+from api.errors import scrub
+from api.ingest import BatchIngest, IngestResult, delete_document
+from api.schemas import DeleteResponse, DocumentOut, DocumentsRequest, ErrorOut, IngestResponse
+from api.state import AppState
+from api.uploads import ALLOWED_SUFFIXES, SavedFile, receive_files
+
+router = APIRouter(tags=["documents"])
+log = logging.getLogger("latte.api")
+
+WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "API key missing or wrong"},
+    403: {"model": ErrorOut, "description": "writes are disabled: no API key configured (see the message)"},
+    409: {"model": ErrorOut, "description": "another process holds the index's write lock; retry later"},
+    413: {"model": ErrorOut, "description": "body over LATTE_MAX_BODY_BYTES / LATTE_MAX_UPLOAD_BYTES, or too many files"},
+    422: {"model": ErrorOut, "description": "invalid request or over a server limit"},
+    503: {"model": ErrorOut, "description": "the server is still loading its models"},
+}
+UPLOAD_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["files"],
+                    "properties": {
+                        "files": {
+                            "type": "array",
+                            "items": {"type": "string", "format": "binary"},
+                            "description": f"one or more files: {', '.join(ALLOWED_SUFFIXES)}",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+async def _write(state: AppState, job: Callable[[], IngestResult | Any]) -> Any:
+    """Run ``job`` under the write lock in the threadpool, then serve the committed version before returning."""
+    from indexers.folder import IndexLocked
+
+    async with state.write_lock:
+        try:
+            result = await run_in_threadpool(job)
+        except IndexLocked:
+            raise HTTPException(
+                409, "another process is writing to the index; retry when it has finished", headers={"Retry-After": "10"}
+            ) from None
+        except RuntimeError as exc:
+            if "restart the server" in str(exc):
+                raise HTTPException(409, scrub(str(exc), state.roots)) from None
+            raise
+        await run_in_threadpool(state.refresh)
+    return result
+
+
+def _record(state: AppState, res: IngestResult) -> None:
+    for o in res.outcomes:
+        state.metrics.documents.labels(o.status).inc()
+
+
+def _response(res: IngestResult, t0: float, files: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {
+        "version": res.version,
+        "counts": res.counts(),
+        "results": [o.to_dict() for o in res.outcomes],
+        "problems": [{"source": p.source, "message": p.message, "line": p.line, "level": p.level} for p in res.problems],
+        "files": files,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
+
+
+@router.post(
+    "/v1/documents",
+    response_model=IngestResponse,
+    response_model_exclude_none=False,
+    dependencies=[WriteAuth],
+    responses=WRITE_ERRORS,
+    summary="Add or update a batch of documents",
+)
+async def add_documents(body: DocumentsRequest, state: WritableDep, settings: SettingsDep) -> dict[str, Any]:
+    """Ingest through the same pipeline as `latte ingest` (clean, quality rules, dedupe, passages, encode,
+    index, commit). Each document's outcome: indexed, replaced, unchanged, dropped (rule) or duplicate
+    (duplicate_of). Answered after the commit."""
+    from api.routes.search import limit_error
+    from rag.records import Document
+
+    if len(body.documents) > settings.max_batch_docs:
+        raise limit_error(
+            "documents", len(body.documents), settings.max_batch_docs, "LATTE_MAX_BATCH_DOCS", "send the documents in smaller batches"
+        )
+    for i, d in enumerate(body.documents):
+        if len(d.text) > settings.max_doc_chars:
+            raise limit_error(
+                f"documents[{i}].text", f"{len(d.text)} characters", settings.max_doc_chars, "LATTE_MAX_DOC_CHARS",
+                "split the document or upload it as a file",
+            )
+    docs = [Document(id=d.id, text=d.text, title=d.title, metadata=dict(d.metadata), source="api") for d in body.documents]
+    t0 = time.perf_counter()
+
+    def job() -> IngestResult:
+        with BatchIngest(state.index, profile=state.profile or settings.new_index_profile, encoders=state.encoders or {},
+                         lock_timeout=settings.write_lock_timeout) as batch:
+            for doc in docs:
+                batch.add(doc)
+            return batch.finish()
+
+    res = await _write(state, job)
+    _record(state, res)
+    return _response(res, t0)
+
+
+@router.post(
+    "/v1/documents/upload",
+    response_model=IngestResponse,
+    dependencies=[WriteAuth],
+    responses=WRITE_ERRORS | {415: {"model": ErrorOut, "description": "not multipart, or a file type that is not supported"}},
+    openapi_extra=UPLOAD_BODY,
+    summary="Upload files (PDF, txt, md, JSONL)",
+)
+async def upload_documents(request: Request, state: WritableDep, settings: SettingsDep) -> dict[str, Any]:
+    """Files are streamed into a temporary folder inside the index folder under sanitised names, ingested like
+    `latte ingest` does (a text or PDF file is one document whose id is its sanitised name; JSONL holds one
+    document per line), and removed afterwards."""
+    from rag.loaders import LoadOptions, iter_documents
+    from rag.records import LoadProblem
+
+    tmp = state.index / "uploads" / f"tmp-{uuid.uuid4().hex}"
+    t0 = time.perf_counter()
+    try:
+        saved = await receive_files(request.stream(), request.headers.get("content-type"), tmp, max_files=settings.max_upload_files)
+
+        def job() -> tuple[IngestResult, list[dict[str, Any]]]:
+            files: list[dict[str, Any]] = []
+            with BatchIngest(state.index, profile=state.profile or settings.new_index_profile, encoders=state.encoders or {},
+                             lock_timeout=settings.write_lock_timeout) as batch:
+                for f in saved:
+                    entry = _file_entry(f)
+                    try:
+                        records = iter_documents([f.path], LoadOptions())
+                        for rec in records:
+                            if isinstance(rec, LoadProblem):
+                                rec.source = f.name
+                                entry["problems"].append({"source": f.name, "message": scrub(rec.message, [str(tmp)]),
+                                                          "line": rec.line, "level": rec.level})
+                            else:
+                                rec.source = f"upload:{f.name}"
+                                entry["documents"].append(rec.id)
+                            batch.add(rec)
+                    except ValueError as exc:  # a file the loaders refuse as a whole
+                        problem = LoadProblem(f.name, scrub(str(exc), [str(tmp)]))
+                        batch.add(problem)
+                        entry["problems"].append({"source": f.name, "message": problem.message, "line": None, "level": "error"})
+                    files.append(entry)
+                return batch.finish(), files
+
+        res, files = await _write(state, job)
+    finally:
+        await run_in_threadpool(shutil.rmtree, tmp, True)
+    _record(state, res)
+    for p in res.problems:
+        p.message = scrub(p.message, [str(tmp)])
+    return _response(res, t0, files)
+
+
+def _file_entry(f: SavedFile) -> dict[str, Any]:
+    return {"filename": f.original, "saved_as": f.name, "size": f.size, "documents": [], "problems": []}
+
+
+@router.get(
+    "/v1/documents/{doc_id:path}",
+    response_model=DocumentOut,
+    dependencies=[ReadAuth],
+    responses={404: {"model": ErrorOut, "description": "no live document with this id"}, 503: {"model": ErrorOut}},
+    summary="Read one document with its passages",
+)
+def get_document(doc_id: str, served: ServedDep) -> dict[str, Any]:
+    docs = served.planner.docs
+    docno = docs.id_map.get(doc_id)
+    if docno is None:
+        raise HTTPException(404, f"no document with id {doc_id!r} in version {served.version}; check the id (GET /v1/search)")
+    doc = docs.document(docno)
+    passages = docs.passages(docno, doc.text)
+    return {
+        "id": doc.id,
+        "title": doc.title,
+        "text": doc.text,
+        "metadata": doc.metadata,
+        "source": doc.source if not Path(doc.source).is_absolute() else Path(doc.source).name,
+        "pages": None if doc.pages is None else [{"page": p.page, "start": p.start, "end": p.end} for p in doc.pages],
+        "passages": [{"ordinal": p.ordinal, "start": p.start, "end": p.end, "page": p.page, "text": p.text} for p in passages],
+        "version": served.version,
+    }
+
+
+@router.delete(
+    "/v1/documents/{doc_id:path}",
+    response_model=DeleteResponse,
+    dependencies=[WriteAuth],
+    responses={**WRITE_ERRORS, 404: {"model": ErrorOut, "description": "no document with this id"}},
+    summary="Delete one document",
+)
+async def delete(doc_id: str, state: WritableDep, settings: SettingsDep) -> dict[str, Any]:
+    from indexers.folder import IndexFolder
+
+    if not IndexFolder(state.index).exists():
+        raise HTTPException(404, f"no document with id {doc_id!r}: the index is empty")
+    version = await _write(state, lambda: delete_document(state.index, doc_id, lock_timeout=settings.write_lock_timeout))
+    if version is None:
+        raise HTTPException(404, f"no document with id {doc_id!r}; nothing was deleted")
+    return {"id": doc_id, "deleted": True, "version": version}

@@ -1,0 +1,275 @@
+// latte's search-and-ask page: plain JavaScript, no build step.
+// Search: POST /v1/search and show each hit with its retrieval trace.
+// Ask: search (so cited sources are on the page), then stream POST /v1/answer as Server-Sent Events read with
+// fetch + ReadableStream; citation markers [n] become links that scroll to and highlight the cited hit.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+let lastHits = [];
+
+function headers() {
+  const h = { "Content-Type": "application/json", Accept: "application/json" };
+  const key = $("api-key").value.trim();
+  if (key) h.Authorization = "Bearer " + key;
+  return h;
+}
+
+function options() {
+  const body = { k: Math.max(1, parseInt($("k").value, 10) || 10), mode: $("mode").value };
+  const rerank = $("rerank").value;
+  if (rerank) body.rerank = rerank === "true";
+  return body;
+}
+
+function el(tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  return node;
+}
+
+function showMessage(text, isError) {
+  const m = $("message");
+  m.hidden = !text;
+  m.textContent = text || "";
+  m.classList.toggle("error", !!isError);
+}
+
+async function errorText(resp) {
+  try {
+    const data = await resp.json();
+    const d = data.detail;
+    const msg = Array.isArray(d) ? d.map((e) => e.msg).join("; ") : String(d);
+    return `${resp.status}: ${msg}` + (data.request_id ? ` (request ${data.request_id})` : "");
+  } catch (_) {
+    return `${resp.status}: ${resp.statusText}`;
+  }
+}
+
+function fmt(x) {
+  return typeof x === "number" ? (Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(3)) : "";
+}
+
+function hitId(docId) {
+  return "hit-" + encodeURIComponent(docId).replace(/[^A-Za-z0-9_-]/g, "_");
+}
+
+function renderHits(result) {
+  lastHits = result.hits;
+  const list = $("hits");
+  list.replaceChildren();
+  $("hits-meta").textContent =
+    `${result.hits.length} from ${result.retrievers.join(" + ")} · version ${result.version} · ` +
+    Object.entries(result.timings_ms).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(", ");
+  for (const hit of result.hits) {
+    const li = el("li", "hit");
+    li.id = hitId(hit.doc_id);
+    li.dataset.docId = hit.doc_id;
+    const head = el("div", "hit-head");
+    head.append(el("span", "rank", "#" + hit.rank), el("span", "title", hit.title || hit.doc_id));
+    head.append(el("span", "doc-id muted", hit.doc_id), el("span", "score", "score " + fmt(hit.score)));
+    const trace = el("div", "trace");
+    for (const [name, r] of Object.entries(hit.retrievers)) {
+      trace.append(el("span", "chip", `${name} #${r.rank} · ${fmt(r.score)}`));
+    }
+    if (hit.rerank_score !== null && hit.rerank_score !== undefined) {
+      trace.append(el("span", "chip rerank", `rerank ${fmt(hit.rerank_score)}`));
+    }
+    if (hit.passage) {
+      trace.append(el("span", "chip", `passage ${hit.passage.ordinal}`));
+      if (hit.passage.page) trace.append(el("span", "chip page", `p. ${hit.passage.page}`));
+    }
+    li.append(head, trace);
+    if (hit.passage) li.append(el("p", "passage", hit.passage.text));
+    list.append(li);
+  }
+  $("hits-panel").hidden = false;
+  if (!result.hits.length) showMessage("No hits for this query.", false);
+}
+
+async function search() {
+  const query = $("query").value.trim();
+  if (!query) return null;
+  showMessage("Searching…", false);
+  const resp = await fetch("/v1/search", { method: "POST", headers: headers(), body: JSON.stringify({ query, ...options() }) });
+  if (!resp.ok) {
+    showMessage(await errorText(resp), true);
+    return null;
+  }
+  const result = await resp.json();
+  showMessage("", false);
+  renderHits(result);
+  return result;
+}
+
+// -- citations ------------------------------------------------------------------------------------------------------
+let sourcesByNumber = new Map();
+
+function flash(node) {
+  document.querySelectorAll(".highlight").forEach((n) => n.classList.remove("highlight"));
+  void node.offsetWidth; // restart the animation
+  node.classList.add("highlight");
+  node.scrollIntoView({ behavior: "smooth", block: "center" });
+}
+
+function goToSource(number) {
+  const src = sourcesByNumber.get(number);
+  const target = (src && document.getElementById(hitId(src.doc_id))) || document.getElementById("source-" + number);
+  if (target) flash(target);
+}
+
+function renderCitedText(container, text) {
+  container.replaceChildren();
+  const marker = /\[(\d+(?:\s*,\s*\d+)*)\]/g;
+  let last = 0;
+  for (const m of text.matchAll(marker)) {
+    container.append(document.createTextNode(text.slice(last, m.index)));
+    const numbers = m[1].split(",").map((s) => parseInt(s.trim(), 10));
+    container.append("[");
+    numbers.forEach((n, i) => {
+      if (i) container.append(", ");
+      const a = el("a", "cite", String(n));
+      a.href = "#";
+      a.dataset.n = String(n);
+      const src = sourcesByNumber.get(n);
+      if (src) a.title = `${src.title || src.doc_id}${src.page ? " · p. " + src.page : ""}`;
+      a.addEventListener("click", (ev) => {
+        ev.preventDefault();
+        goToSource(n);
+      });
+      container.append(a);
+    });
+    container.append("]");
+    last = m.index + m[0].length;
+  }
+  container.append(document.createTextNode(text.slice(last)));
+}
+
+function renderSources(sources, cited) {
+  const list = $("sources");
+  list.replaceChildren();
+  const citedNumbers = new Set(cited.map((c) => c.number));
+  for (const s of sources) {
+    const li = el("li", "source" + (citedNumbers.has(s.number) ? " cited" : ""));
+    li.id = "source-" + s.number;
+    const a = el("a", "cite", `[${s.number}]`);
+    a.href = "#";
+    a.addEventListener("click", (ev) => {
+      ev.preventDefault();
+      goToSource(s.number);
+    });
+    li.append(a, el("span", "title", " " + (s.title || s.doc_id)), el("span", "muted", ` ${s.doc_id}${s.page ? " · p. " + s.page : ""}`));
+    li.append(el("div", "snippet", s.snippet));
+    list.append(li);
+  }
+}
+
+// -- streaming answer -------------------------------------------------------------------------------------------------
+function parseFrame(frame) {
+  let event = "message";
+  const data = [];
+  for (const line of frame.split("\n")) {
+    if (line.startsWith("event:")) event = line.slice(6).trim();
+    else if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+  }
+  return data.length ? { event, data: JSON.parse(data.join("\n")) } : null;
+}
+
+async function* sseEvents(resp) {
+  const reader = resp.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true }).replace(/\r\n/g, "\n");
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const frame = parseFrame(buffer.slice(0, cut));
+      buffer = buffer.slice(cut + 2);
+      if (frame) yield frame;
+    }
+  }
+  const tail = parseFrame(buffer.trim());
+  if (tail) yield tail;
+}
+
+async function ask() {
+  const question = $("query").value.trim();
+  if (!question) return;
+  $("ask-btn").disabled = true;
+  try {
+    const found = await search();
+    if (!found) return;
+    const panel = $("answer-panel");
+    const box = $("answer");
+    panel.hidden = false;
+    box.replaceChildren();
+    box.classList.add("streaming");
+    $("sources").replaceChildren();
+    $("answer-meta").textContent = "generating…";
+    sourcesByNumber = new Map();
+    const resp = await fetch("/v1/answer", {
+      method: "POST",
+      headers: { ...headers(), Accept: "text/event-stream" },
+      body: JSON.stringify({ question, ...options(), stream: true }),
+    });
+    if (!resp.ok) {
+      $("answer-meta").textContent = "";
+      showMessage(await errorText(resp), true);
+      return;
+    }
+    let text = "";
+    for await (const { event, data } of sseEvents(resp)) {
+      if (event === "token") {
+        text += data.text;
+        box.textContent = text;
+      } else if (event === "citations") {
+        for (const c of data.citations) sourcesByNumber.set(c.number, c);
+        renderCitedText(box, data.text);
+      } else if (event === "done") {
+        for (const s of data.sources) if (!sourcesByNumber.has(s.number)) sourcesByNumber.set(s.number, s);
+        renderCitedText(box, data.text);
+        renderSources(data.sources, data.citations);
+        $("answer-meta").textContent = `${data.generator} · version ${data.version}`;
+      } else if (event === "error") {
+        $("answer-meta").textContent = "failed";
+        showMessage(`The answer failed: ${data.message}`, true);
+      }
+    }
+    box.classList.remove("streaming");
+  } catch (err) {
+    showMessage(String(err), true);
+  } finally {
+    $("ask-btn").disabled = false;
+  }
+}
+
+async function loadStatus() {
+  try {
+    const resp = await fetch("/v1/index", { headers: headers() });
+    if (!resp.ok) {
+      $("index-status").textContent = resp.status === 503 ? "index not ready" : await errorText(resp);
+      return;
+    }
+    const info = await resp.json();
+    const docs = info.counts.documents ?? "?";
+    $("index-status").textContent =
+      `${docs} documents · version ${info.version} · ${info.retrievers.join(" + ")}` +
+      (info.rerank ? " + MaxSim rerank" : "") + ` · answers: ${info.generator || "extractive"}`;
+  } catch (err) {
+    $("index-status").textContent = "server unreachable";
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const saved = sessionStorage.getItem("latte-api-key");
+  if (saved) $("api-key").value = saved;
+  $("api-key").addEventListener("change", () => sessionStorage.setItem("latte-api-key", $("api-key").value.trim()));
+  $("search-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    search().catch((err) => showMessage(String(err), true));
+  });
+  $("ask-btn").addEventListener("click", () => ask());
+  loadStatus();
+});

@@ -1,0 +1,80 @@
+"""Peak memory and throughput of `latte ingest` (BM25 profile, no encoders) on MLDR-length documents.
+
+Usage: python benchmarks/bench_ingest.py [--docs 200000] [--words 3300] [--keep DIR] [--json]
+
+It writes an MLDR-layout corpus (``corpus.jsonl`` with ``docid``/``text``) of synthetic documents to a temporary
+folder, runs ``latte ingest`` in a child process and reads the child's peak RSS from the kernel
+(``RUSAGE_CHILDREN``). The corpus file itself is several GB at 200k documents: the point is that the ingest never
+holds it in memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import write_corpus  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--docs", type=int, default=200_000)
+    ap.add_argument("--words", type=int, default=3300)
+    ap.add_argument("--batch-docs", type=int, default=2000)
+    ap.add_argument("--keep", type=Path, default=None, help="keep the corpus and index in this folder")
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    root = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="latte-bench-ingest-"))
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        corpus = root / "mldr-v1.0-en" / "corpus.jsonl"
+        t = time.perf_counter()
+        if not corpus.exists():
+            write_corpus(corpus, a.docs, a.words)
+        gen_s = time.perf_counter() - t
+        index = root / "index"
+        shutil.rmtree(index, ignore_errors=True)
+        cmd = [
+            sys.executable, "-m", "rag.cli", "ingest", str(corpus), "--index", str(index), "--profile", "bm25",
+            "--format", "mldr", "--batch-docs", str(a.batch_docs), "--json",
+        ]
+        t = time.perf_counter()
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+        wall = time.perf_counter() - t
+        summary = json.loads(out.stdout)
+        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        res = {
+            "docs": a.docs,
+            "words_per_doc": a.words,
+            "corpus_bytes": corpus.stat().st_size,
+            "generate_s": round(gen_s, 1),
+            "ingest_wall_s": round(wall, 1),
+            "docs_per_s": round(a.docs / wall, 1),
+            "indexed": summary["indexed"],
+            "passages": summary["passages"],
+            "peak_rss_gb": round(peak_kb / 1024 / 1024, 2),
+            "index_bytes": sum(f.stat().st_size for f in index.rglob("*") if f.is_file()),
+        }
+    finally:
+        if not a.keep:
+            shutil.rmtree(root, ignore_errors=True)
+    if a.json:
+        print(json.dumps(res, indent=2))
+    else:
+        print(
+            f"{res['docs']:,} docs ({res['corpus_bytes'] / 1e9:.1f} GB): ingest {res['ingest_wall_s']} s "
+            f"({res['docs_per_s']} docs/s), peak RSS {res['peak_rss_gb']} GB, index {res['index_bytes'] / 1e9:.2f} GB"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,227 @@
+"""Profiles (which model serves which representation), model-kind detection and loading, compatibility checks.
+
+A profile names a model per representation; ``load_profile`` loads each model once, so when one
+model serves several representations (BGE-M3: dense, sparse and multivector) the same encoder object
+is returned under each key and one forward pass gives all of them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.encoders.base import Encoder, EncoderInfo, Representation
+from rag.encoders.bge_m3 import is_bge_m3_checkpoint
+from rag.encoders.resolve import BGE_M3, MINILM, canonical_name, resolve_model
+
+KIND_ALIASES = {
+    "sentence-transformers": "sentence-transformers",
+    "sentence_transformers": "sentence-transformers",
+    "st": "sentence-transformers",
+    "transformer": "sentence-transformers",
+    "bge-m3": "bge-m3",
+    "m3": "bge-m3",
+    "colbert": "colbert",
+}
+KINDS = ("sentence-transformers", "bge-m3", "colbert")
+
+#: ``extra`` keys that do not change what a model outputs for a query (device, dtype, length limits).
+_NON_OUTPUT_EXTRA = {"dtype", "device", "batch_size"}
+
+
+class IncompatibleModel(ValueError):
+    """The encoder at hand is not the one an index was built with."""
+
+
+class UnknownModelKind(ValueError):
+    """A folder's layout does not say which kind of encoder it holds."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Which model (HF id, alias or path) serves each representation; None = not used.
+
+    ``lexical`` names the non-neural first-stage retriever (``"bm25"``), which needs no encoder.
+    ``options`` are keyword arguments passed to every encoder the profile loads.
+    """
+
+    name: str
+    dense: str | None
+    sparse: str | None
+    multivector: str | None
+    lexical: str | None = "bm25"
+    description: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def models(self) -> dict[Representation, str]:
+        """Representation -> model spec, for the representations this profile uses."""
+        specs = {"dense": self.dense, "sparse": self.sparse, "multivector": self.multivector}
+        return {rep: spec for rep, spec in specs.items() if spec}
+
+
+PROFILES: dict[str, Profile] = {
+    "default": Profile(
+        name="default",
+        dense=MINILM,
+        sparse=None,
+        multivector=MINILM,
+        description="BM25 + all-MiniLM-L6-v2 dense first stage; MiniLM token vectors for the MaxSim rerank.",
+    ),
+    "m3": Profile(
+        name="m3",
+        dense=BGE_M3,
+        sparse=BGE_M3,
+        multivector=BGE_M3,
+        description="BM25 + BGE-M3 dense and learned-sparse first stage; BGE-M3 ColBERT vectors for the rerank "
+        "(one model, one forward pass).",
+    ),
+}
+
+
+def _colbert_module():
+    """``rag.encoders.colbert`` when it is present (imported lazily: it may pull optional packages)."""
+    try:
+        from rag.encoders import colbert
+    except ModuleNotFoundError as exc:
+        if exc.name == "rag.encoders.colbert":
+            return None
+        raise
+    return colbert
+
+
+def detect_model_kind(path: Path) -> str:
+    """``"bge-m3"`` (``sparse_linear.pt``), ``"colbert"`` (``artifact.metadata`` or a ColBERT/PyLate
+    layout) or ``"sentence-transformers"`` (``modules.json``) for a model folder."""
+    path = Path(path)
+    if not path.is_dir():
+        raise UnknownModelKind(f"{path} is not a folder: a model is a folder with config.json and weight files.")
+    if is_bge_m3_checkpoint(path):
+        return "bge-m3"
+    colbert = _colbert_module()
+    if (path / "artifact.metadata").is_file() or (colbert is not None and colbert.is_colbert_checkpoint(path)):
+        return "colbert"
+    if (path / "modules.json").is_file():
+        return "sentence-transformers"
+    if (path / "config.json").is_file():
+        raise UnknownModelKind(
+            f"{path} has a config.json but none of modules.json (sentence-transformers), sparse_linear.pt (BGE-M3) "
+            f"or artifact.metadata (ColBERT), so it is unclear how to pool it. Pass kind_hint='sentence-transformers' "
+            f"to use mean pooling, or download the model's full folder."
+        )
+    raise UnknownModelKind(f"{path} holds no model: expected config.json and weight files (model.safetensors...).")
+
+
+def load_encoder(
+    spec: str,
+    *,
+    kind_hint: str | None = None,
+    device: str = "auto",
+    dtype: str = "auto",
+    models_dir: Path | None = None,
+    **options: Any,
+) -> Encoder:
+    """Resolve ``spec`` (HF id, alias or path; see ``resolve_model``) and build the matching encoder.
+
+    ``kind_hint`` forces the kind (``"sentence-transformers"``, ``"bge-m3"``, ``"colbert"``) instead of
+    detecting it from the folder; ``options`` go to the encoder's constructor.
+    """
+    path = resolve_model(spec, models_dir=models_dir)
+    if kind_hint is not None:
+        if kind_hint.lower() not in KIND_ALIASES:
+            raise ValueError(f"kind_hint {kind_hint!r} is unknown; use one of {', '.join(KINDS)}.")
+        kind = KIND_ALIASES[kind_hint.lower()]
+    else:
+        kind = detect_model_kind(path)
+    if kind == "bge-m3":
+        from rag.encoders.bge_m3 import BGEM3Encoder
+
+        return BGEM3Encoder(path, name=spec, device=device, dtype=dtype, **options)
+    if kind == "colbert":
+        colbert = _colbert_module()
+        if colbert is None:
+            raise ImportError(f"{path} is a ColBERT model, but rag.encoders.colbert is missing from this install.")
+        return colbert.load_colbert(path, name=spec, device=device, dtype=dtype, **options)
+    from rag.encoders.transformer import TransformerEncoder
+
+    return TransformerEncoder(path, name=spec, device=device, dtype=dtype, **options)
+
+
+def _has(encoder: Encoder, representation: str) -> bool:
+    info = encoder.info
+    dims = {"dense": info.dense_dim, "sparse": info.sparse_vocab, "multivector": info.multivector_dim}
+    return dims[representation] is not None
+
+
+def load_profile(
+    name: str | Profile,
+    *,
+    device: str = "auto",
+    dtype: str = "auto",
+    models_dir: Path | None = None,
+) -> dict[str, Encoder]:
+    """Encoders keyed by representation for a profile (a name from ``PROFILES`` or a ``Profile``).
+
+    A model named for several representations is loaded once and the same object is returned for
+    each. Raises when a model cannot produce the representation the profile assigns to it.
+    """
+    if isinstance(name, Profile):
+        profile = name
+    elif name in PROFILES:
+        profile = PROFILES[name]
+    else:
+        raise KeyError(f"unknown profile {name!r}; known profiles: {', '.join(sorted(PROFILES))}.")
+    loaded: dict[str, Encoder] = {}
+    out: dict[str, Encoder] = {}
+    for representation, spec in profile.models().items():
+        key = canonical_name(spec)
+        if key not in loaded:
+            loaded[key] = load_encoder(spec, device=device, dtype=dtype, models_dir=models_dir, **profile.options)
+        encoder = loaded[key]
+        if not _has(encoder, representation):
+            raise ValueError(
+                f"profile {profile.name!r} takes {representation} from {spec!r}, but that model "
+                f"({encoder.info.kind}) has no {representation} output. Choose another model for {representation}."
+            )
+        out[representation] = encoder
+    return out
+
+
+def info_from_dict(data: dict[str, Any]) -> EncoderInfo:
+    """An ``EncoderInfo`` from its manifest form (``dataclasses.asdict``); unknown keys are an error."""
+    names = {f.name for f in dataclasses.fields(EncoderInfo)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"encoder record has unknown fields {unknown}; expected a subset of {sorted(names)}.")
+    return EncoderInfo(**data)
+
+
+def _output_extra(extra: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in extra.items() if k not in _NON_OUTPUT_EXTRA and "max_len" not in k and "maxlen" not in k}
+
+
+def check_compatible(recorded: EncoderInfo | dict[str, Any], current: EncoderInfo) -> None:
+    """Raise ``IncompatibleModel`` unless ``current`` encodes like the encoder that ``recorded`` describes.
+
+    Compared: kind, fingerprint, dimensions, and the ``extra`` settings both record that shape the
+    output (pooling, prefixes...). The name is not compared (a path and a hub id may be the same
+    model); dtype, device and length limits are not either.
+    """
+    if isinstance(recorded, dict):
+        recorded = info_from_dict(recorded)
+    differences = []
+    for attr in ("kind", "fingerprint", "dense_dim", "sparse_vocab", "multivector_dim"):
+        old, new = getattr(recorded, attr), getattr(current, attr)
+        if old != new:
+            differences.append(f"{attr}: index {old!r} != current {new!r}")
+    old_extra, new_extra = _output_extra(recorded.extra), _output_extra(current.extra)
+    for key in sorted(set(old_extra) & set(new_extra)):
+        if old_extra[key] != new_extra[key]:
+            differences.append(f"{key}: index {old_extra[key]!r} != current {new_extra[key]!r}")
+    if differences:
+        raise IncompatibleModel(
+            f"the index was built with encoder {recorded.name!r} ({recorded.kind}), which does not match the current "
+            f"encoder {current.name!r} ({current.kind}): {'; '.join(differences)}. Query with the model the index was "
+            f"built with (--model {recorded.name}), or rebuild the index with the current model."
+        )

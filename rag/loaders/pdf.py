@@ -1,0 +1,108 @@
+"""PDF files through pypdfium2: text per page, pages joined, page spans kept for citations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from rag.loaders.text import normalize_newlines
+from rag.records import Document, LoadProblem, PageSpan
+
+PAGE_SEPARATOR = "\n\n"
+UNMAPPED_CHAR = "\ufffe"  # what PDFium returns for a glyph with no Unicode mapping (often a ligature)
+
+
+def _import_pdfium() -> Any:
+    try:
+        import pypdfium2
+    except ImportError as err:
+        raise ImportError("reading PDF needs pypdfium2: pip install pypdfium2") from err
+    return pypdfium2
+
+
+def join_pages(page_texts: list[str]) -> tuple[str, list[PageSpan]]:
+    """Join page texts with a blank line; span ``i`` is where page ``i + 1`` lies in the result.
+
+    >>> text, spans = join_pages(["ab", "", "c"])
+    >>> text
+    'ab\\n\\n\\n\\nc'
+    >>> [(s.page, s.start, s.end) for s in spans]
+    [(1, 0, 2), (2, 4, 4), (3, 6, 7)]
+    """
+    spans = []
+    position = 0
+    for number, page_text in enumerate(page_texts, start=1):
+        if number > 1:
+            position += len(PAGE_SEPARATOR)
+        spans.append(PageSpan(number, position, position + len(page_text)))
+        position += len(page_text)
+    return PAGE_SEPARATOR.join(page_texts), spans
+
+
+def _open_error(err: Any, pdfium: Any, password: str | None) -> str:
+    code = getattr(err, "err_code", None)
+    if code == pdfium.raw.FPDF_ERR_PASSWORD:
+        if password is None:
+            return "PDF is password-protected; pass LoadOptions(pdf_password=...) to read it. File skipped."
+        return "PDF password is wrong (LoadOptions.pdf_password did not open it). File skipped."
+    if code == pdfium.raw.FPDF_ERR_SECURITY:
+        return f"PDF uses an unsupported security handler ({err}). File skipped."
+    return f"not a readable PDF, the file is corrupt or not a PDF ({err}). File skipped."
+
+
+def _page_text(pdf: Any, index: int) -> str:
+    page = pdf[index]
+    try:
+        textpage = page.get_textpage()
+        try:
+            return normalize_newlines(textpage.get_text_range())
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+
+
+def load_pdf(path: Path, doc_id: str, password: str | None) -> Iterator[Document | LoadProblem]:
+    """Yield the PDF as one ``Document`` whose ``pages`` say where each page's text lies.
+
+    Title: the PDF's Title metadata, else the file name without extension. Metadata: ``path``,
+    ``page_count``. A corrupt or locked PDF gives one error ``LoadProblem``; a page that fails,
+    a PDF with no text layer, or glyphs PDFium cannot map to Unicode give warnings.
+    """
+    pdfium = _import_pdfium()
+    source = str(path)
+    try:
+        pdf = pdfium.PdfDocument(str(path), password=password)
+    except pdfium.PdfiumError as err:
+        yield LoadProblem(source, _open_error(err, pdfium, password))
+        return
+    try:
+        title = str(pdf.get_metadata_dict().get("Title") or "").strip() or path.stem
+        texts = []
+        for index in range(len(pdf)):
+            try:
+                texts.append(_page_text(pdf, index))
+            except pdfium.PdfiumError as err:
+                texts.append("")
+                yield LoadProblem(source, f"page {index + 1} could not be read ({err}); left empty", level="warning")
+    finally:
+        pdf.close()
+    text, spans = join_pages(texts)
+    if texts and not text.strip():
+        yield LoadProblem(source, "PDF has no text layer (scanned pages?); OCR is not done here", level="warning")
+    unmapped = text.count(UNMAPPED_CHAR)
+    if unmapped:
+        yield LoadProblem(
+            source,
+            f"{unmapped} characters PDFium could not map to Unicode (often ligatures such as 'fi') are kept as U+FFFE",
+            level="warning",
+        )
+    yield Document(
+        id=doc_id,
+        text=text,
+        title=title,
+        metadata={"path": source, "page_count": len(texts)},
+        source=source,
+        pages=spans,
+    )

@@ -1,0 +1,115 @@
+"""POST /v1/answer: JSON and Server-Sent Events, extractive without an LLM, the tiny GGUF in-process, and a
+failing LLM server (502 / error event)."""
+
+from __future__ import annotations
+
+import re
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from api_live import live_server, make_text, sse_events
+
+QUESTION_DOC = 3
+
+
+def question() -> str:
+    words = make_text(QUESTION_DOC).split()[:4]
+    return "What about " + " ".join(w.strip(".").lower() for w in words) + "?"
+
+
+def test_json_answer_is_extractive_with_citations(server):
+    with server.client() as c:
+        r = c.post("/v1/answer", json={"question": question(), "k": 3})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["generator"] == "extractive" and not body["no_answer"]
+        assert body["version"] == 1 and body["retrievers"] == ["bm25"]
+        assert body["citations"] and re.search(r"\[\d\]", body["text"])
+        assert 1 <= len(body["sources"]) <= 3
+        assert body["sources"][0]["doc_id"] == f"doc{QUESTION_DOC}"
+        cited = {c["doc_id"] for c in body["citations"]}
+        assert cited <= {s["doc_id"] for s in body["sources"]}
+
+
+def test_stream_sends_tokens_then_citations_then_done(server):
+    with server.client() as c, c.stream("POST", "/v1/answer", json={"question": question(), "k": 3, "stream": True}) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        assert r.headers["x-request-id"]
+        events = sse_events(r.read().decode())
+    kinds = [e for e, _ in events]
+    assert kinds[-2:] == ["citations", "done"] and set(kinds[:-2]) == {"token"} and len(kinds) >= 3
+    tokens = "".join(d["text"] for e, d in events if e == "token")
+    done = events[-1][1]
+    assert done["version"] == 1 and done["generator"] == "extractive"
+    assert events[-2][1]["text"] == done["text"] == tokens
+    assert events[-2][1]["citations"] == done["citations"]
+
+
+def test_answer_limits(server):
+    with server.client() as c:
+        r = c.post("/v1/answer", json={"question": "x", "max_tokens": 5000})
+        assert r.status_code == 422 and "LATTE_MAX_ANSWER_TOKENS" in r.json()["detail"][0]["msg"]
+        r = c.post("/v1/answer", json={"question": "q" * 3000})
+        assert r.status_code == 422 and "LATTE_MAX_QUERY_CHARS" in r.json()["detail"][0]["msg"]
+        r = c.post("/v1/answer", json={"question": "  "})
+        assert r.status_code == 422
+
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_unreachable_llm_gives_502_or_an_error_event(bm25_index):
+    from api.settings import Settings
+
+    url = f"http://127.0.0.1:{_closed_port()}/v1"
+    settings = Settings(index=bm25_index, llm_backend="openai", llm_base_url=url, llm_timeout=5)
+    with live_server(settings) as live, live.client() as c:
+        r = c.post("/v1/answer", json={"question": question()})
+        assert r.status_code == 502
+        assert r.json()["detail"].startswith("the LLM backend failed") and "Traceback" not in r.text
+        with c.stream("POST", "/v1/answer", json={"question": question(), "stream": True}) as s:
+            assert s.status_code == 200
+            events = sse_events(s.read().decode())
+        assert [e for e, _ in events][-1] == "error" and "done" not in [e for e, _ in events]
+        assert events[-1][1]["message"]
+
+
+@pytest.fixture(scope="module")
+def tiny_gguf(tmp_path_factory):
+    pytest.importorskip("llama_cpp", reason='llama-cpp-python is not installed: pip install "latte[llm]"')
+    pytest.importorskip("gguf", reason="the tiny test model is written with gguf: pip install gguf")
+    helper = Path(__file__).resolve().parents[1] / "rag" / "answer"
+    if not (helper / "tiny_gguf.py").is_file():
+        pytest.skip("tests/rag/answer/tiny_gguf.py (the tiny GGUF builder) is not in this checkout")
+    sys.path.insert(0, str(helper))
+    from tiny_gguf import build_tiny_gguf
+
+    return build_tiny_gguf(tmp_path_factory.mktemp("gguf") / "tiny.gguf")
+
+
+def test_stream_with_a_real_tiny_gguf(bm25_index, tiny_gguf):
+    from api.settings import Settings
+
+    settings = Settings(index=bm25_index, llm_backend="llamacpp", llm_model_path=tiny_gguf, llm_n_ctx=512, llm_threads=1)
+    with live_server(settings) as live, live.client() as c:
+        assert c.get("/readyz").json()["generator"].startswith("llama.cpp:")
+        body = {"question": question(), "k": 2, "stream": True, "max_tokens": 12, "temperature": 0}
+        with c.stream("POST", "/v1/answer", json=body) as r:
+            assert r.status_code == 200
+            events = sse_events(r.read().decode())
+        kinds = [e for e, _ in events]
+        assert kinds[-2:] == ["citations", "done"] and kinds.count("token") >= 1 and set(kinds[:-2]) == {"token"}
+        done = events[-1][1]
+        assert done["generator"].startswith("llama.cpp:") and done["version"] == 1
+        assert done["trace"]["max_tokens"] == 12
+        r = c.post("/v1/answer", json={**body, "stream": False})
+        assert r.status_code == 200 and r.json()["generator"].startswith("llama.cpp:")

@@ -1,0 +1,113 @@
+"""POST /v1/search against a live server: the hit record and its trace, filters, limits, modes, versions."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+from api_live import make_rows, make_text, write_jsonl
+
+ALL_WORDS = " ".join(make_text(i).split()[0].rstrip(".").lower() for i in range(60))
+
+
+def test_search_returns_hits_with_trace_and_version(server):
+    with server.client() as c:
+        text = c.get("/v1/documents/doc7").json()["text"]
+        query = " ".join(text.split()[:3]).rstrip(".")
+        r = c.post("/v1/search", json={"query": query, "k": 5})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["query"] == query
+        assert body["version"] == 1 and body["retrievers"] == ["bm25"]
+        assert {"encode", "bm25", "fusion", "hits"} <= set(body["timings_ms"])
+        hits = body["hits"]
+        assert [h["rank"] for h in hits] == list(range(1, len(hits) + 1)) and len(hits) == 5
+        assert hits[0]["doc_id"] == "doc7"
+        top = hits[0]
+        assert top["title"] == "Document 7" and top["metadata"] == {"year": 2007}
+        assert top["retrievers"]["bm25"]["rank"] == 1 and top["retrievers"]["bm25"]["score"] == top["score"]
+        assert top["rerank_score"] is None
+        p = top["passage"]
+        assert p["ordinal"] == 0 and p["page"] is None and text[p["start"] : p["end"]] == p["text"]
+        scores = [h["score"] for h in hits]
+        assert scores == sorted(scores, reverse=True)
+
+
+def test_filters_restrict_hits(server):
+    with server.client() as c:
+        r = c.post("/v1/search", json={"query": ALL_WORDS, "k": 50, "depth": 100, "filters": {"year": {"gte": 2007}}})
+        assert r.status_code == 200
+        years = [h["metadata"]["year"] for h in r.json()["hits"]]
+        assert years and all(y >= 2007 for y in years)
+        r = c.post("/v1/search", json={"query": ALL_WORDS, "k": 50, "filters": {"year": [2001, 2002]}})
+        assert r.json()["hits"] and {h["metadata"]["year"] for h in r.json()["hits"]} <= {2001, 2002}
+
+
+def test_bad_filters_and_modes_are_422_with_a_message(server):
+    with server.client() as c:
+        r = c.post("/v1/search", json={"query": "x", "filters": {"year": {"between": [1, 2]}}})
+        assert r.status_code == 422
+        r = c.post("/v1/search", json={"query": "x", "filters": {"year": {"in": 5}}})
+        assert r.status_code == 422 and "'in' takes a list" in json.dumps(r.json())
+        r = c.post("/v1/search", json={"query": "kaloni", "mode": "dense"})
+        assert r.status_code == 422 and "available: bm25" in r.json()["detail"]
+        r = c.post("/v1/search", json={"query": "kaloni", "mode": "bm25;drop"})
+        assert r.status_code == 422
+        r = c.post("/v1/search", json={"query": "kaloni", "rerank": True})
+        assert r.status_code == 422 and "no tensor arrays" in r.json()["detail"]
+
+
+def test_limits_name_the_setting(server):
+    with server.client() as c:
+        cases = [
+            ({"k": 101}, "LATTE_MAX_K"),
+            ({"depth": 10_001}, "LATTE_MAX_DEPTH"),
+            ({"rerank_depth": 1001}, "LATTE_MAX_RERANK_DEPTH"),
+            ({"query": "word " * 500}, "LATTE_MAX_QUERY_CHARS"),
+        ]
+        for extra, setting in cases:
+            r = c.post("/v1/search", json={"query": "kaloni", **extra})
+            assert r.status_code == 422, extra
+            msg = r.json()["detail"][0]["msg"]
+            assert setting in msg and "this server" in msg, msg
+        bad_bodies = [
+            {"query": "kaloni", "k": 0},
+            {"query": "kaloni", "k": "ten"},
+            {"query": ""},
+            {"query": "   "},
+            {"query": "kaloni", "depth": -1},
+            {"query": "kaloni", "unknown": 1},
+            {},
+        ]
+        for bad in bad_bodies:
+            r = c.post("/v1/search", json=bad)
+            assert r.status_code == 422, (bad, r.text)
+            assert r.json()["request_id"] == r.headers["x-request-id"]
+        r = c.post("/v1/search", content=b"{not json", headers={"content-type": "application/json"})
+        assert r.status_code == 422
+
+
+def test_server_follows_commits_by_another_process(tmp_path):
+    """A CLI ingest (another process, the index's flock) commits; the running server serves the new version."""
+    from api.settings import Settings
+    from api_live import build_index, live_server
+
+    index = build_index(tmp_path / "a", make_rows(10))
+    extra = write_jsonl(tmp_path / "more.jsonl", make_rows(5, start=100, extra="zebraword"))
+    with live_server(Settings(index=index)) as live, live.client() as c:
+        assert c.post("/v1/search", json={"query": "zebraword"}).json()["hits"] == []
+        out = subprocess.run(
+            [sys.executable, "-m", "rag.cli", "ingest", str(extra), "--index", str(index), "--json"],
+            capture_output=True, text=True, timeout=120,
+        )
+        assert out.returncode == 0, out.stderr
+        deadline = time.monotonic() + 20
+        while True:
+            body = c.post("/v1/search", json={"query": "zebraword", "k": 10}).json()
+            if body["version"] == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert body["version"] == 2
+        assert sorted(h["doc_id"] for h in body["hits"]) == [f"doc{i}" for i in range(100, 105)]
