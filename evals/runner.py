@@ -94,6 +94,8 @@ def run_eval(
     device: str = "auto",
     progress: bool = True,
     k: int = 1000,
+    rerank_combine: str = "replace",
+    rerank_weight: float = 0.5,
 ) -> dict[str, Any]:
     from rag.clean import QualityRules
     from rag.ingest import IngestSettings
@@ -115,9 +117,10 @@ def run_eval(
         # benchmark corpora are curated: index every document as published (no quality or dedupe drops), so the
         # figures compare with published ones
         settings = IngestSettings(quality=QualityRules(enabled=False), exact_dedupe=False, near_dedupe=False)
+        # tensors are stored as binary and float16 so one index answers the binary-vs-float16 question
         ingest_summary = ingest_paths(
             ds.corpus_paths, index, settings=settings, load_options=LoadOptions(fmt=ds.corpus_format),
-            profile=profile, device=device, quantization=quantization, progress=progress,
+            profile=profile, device=device, quantization="float16", progress=progress,
         ).to_dict()
     ingest_s = time.perf_counter() - t0
     planner = open_searcher(index, device=device)
@@ -127,7 +130,8 @@ def run_eval(
     qids = list(ds.queries)
     for p in pipes:
         opt = SearchOptions(
-            k=k, mode=p.mode, depth=depth, fusion=p.fusion, rerank=p.rerank, rerank_depth=rerank_depth
+            k=k, mode=p.mode, depth=depth, fusion=p.fusion, rerank=p.rerank, rerank_depth=rerank_depth,
+            rerank_combine=rerank_combine, rerank_weight=rerank_weight, quantization=quantization,
         )
         run: dict[str, dict[str, float]] = {}
         t = time.perf_counter()
@@ -143,6 +147,7 @@ def run_eval(
     meta = dataset_meta(ds)
     meta.update(
         profile=profile, index=str(index), rerank_depth=rerank_depth, quantization=quantization, depth=depth,
+        rerank_combine=rerank_combine, rerank_weight=rerank_weight,
         ms_per_query={k_: round(v, 2) for k_, v in timings.items()}, ingest_seconds=round(ingest_s, 1),
     )
     files = write_reports(results, Path(out_dir), title=f"latte eval — {ds.name} ({split})", meta=meta)

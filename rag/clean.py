@@ -116,7 +116,7 @@ def _nfkc_lut() -> np.ndarray:
     return lut
 
 
-def _nfkc(text: str) -> str:
+def _nfkc(text: str, cps: np.ndarray | None = None) -> str:
     """``unicodedata.normalize("NFKC", text)``, normalising only around the characters that can change.
 
     Unicode normalisation can be applied piecewise between "stable" characters, and every ASCII character is
@@ -125,7 +125,7 @@ def _nfkc(text: str) -> str:
     """
     if unicodedata.is_normalized("NFKC", text):
         return text
-    cps = _code_points(text)
+    cps = _code_points(text) if cps is None else cps
     suspect = np.flatnonzero(_nfkc_lut()[np.minimum(cps, _NFKC_LUT_SIZE - 1)])
     ascii_at = np.flatnonzero(cps < 0x80)
     if suspect.size * 32 > cps.size or ascii_at.size == 0:  # dense: one pass over everything is cheaper
@@ -155,7 +155,7 @@ def _line_of(text: str, pos: int) -> tuple[int, int]:
     return text.rfind("\n", 0, pos) + 1, len(text) if end < 0 else end + 1
 
 
-def _segments_needing_ftfy(text: str) -> list[tuple[int, int]]:
+def _segments_needing_ftfy(text: str, cps: np.ndarray | None = None) -> list[tuple[int, int]]:
     """Line segments ``[start, end)`` (ftfy fixes text line by line) that ftfy could change beyond our tidy step.
 
     A line needs ftfy when it holds a C1 control (a mojibake clue), an ESC (terminal escape), a surrogate, or
@@ -170,22 +170,25 @@ def _segments_needing_ftfy(text: str) -> list[tuple[int, int]]:
     """
     hits = [m.start() for m in re.finditer("\x1b", text)] if "\x1b" in text else []
     if not text.isascii():
-        cps = _code_points(text)
+        cps = _code_points(text) if cps is None else cps
         pos = np.flatnonzero(cps > 0x7F)
         vals = cps[pos]
         hits.extend(pos[(vals <= 0x9F) | ((vals >= 0xD800) & (vals <= 0xDFFF))].tolist())
         # Maximal runs of consecutive non-ASCII characters; keep those that could start a badness match.
         cut = np.flatnonzero(np.diff(pos) > 1)
-        first = np.r_[0, cut + 1]
-        last = np.r_[cut, pos.size - 1]
-        suspect = (last > first) | np.isin(vals[first], _LONE_SUSPECTS)
+        first = np.concatenate(([0], cut + 1))
+        last = np.append(cut, pos.size - 1)
+        lead = vals[first]
+        suspect = last > first
+        for cp in _LONE_SUSPECTS:
+            suspect |= lead == cp
         run_start, run_end = pos[first[suspect]], pos[last[suspect]] + 1
         if run_start.size:
             # Merge suspect runs that are close together on the same line into one window.
             line = np.searchsorted(np.flatnonzero(cps == 0x0A), run_start)
             split = np.flatnonzero((run_start[1:] - run_end[:-1] > _BADNESS_MARGIN) | (line[1:] != line[:-1]))
-            starts = run_start[np.r_[0, split + 1]].tolist()
-            ends = run_end[np.r_[split, run_start.size - 1]].tolist()
+            starts = run_start[np.concatenate(([0], split + 1))].tolist()
+            ends = run_end[np.append(split, run_start.size - 1)].tolist()
             _, _, badness = _ftfy()
             for start, end in zip(starts, ends):
                 line_start, line_end = _line_of(text, start)
@@ -199,9 +202,9 @@ def _segments_needing_ftfy(text: str) -> list[tuple[int, int]]:
     return segments
 
 
-def _repair(text: str) -> str:
+def _repair(text: str, cps: np.ndarray | None = None) -> str:
     """Run ftfy on the segments that need it; equals ``ftfy.fix_text(text, config)`` once tidied."""
-    segments = _segments_needing_ftfy(text)
+    segments = _segments_needing_ftfy(text, cps)
     if not segments:
         return text
     fix_text, config, _ = _ftfy()
@@ -215,7 +218,7 @@ def _repair(text: str) -> str:
     return "".join(parts)
 
 
-def _tidy(text: str) -> str:
+def _tidy(text: str, cps: np.ndarray | None = None) -> str:
     """Line breaks to ``\\n``, controls out, NFKC, spaces collapsed, no trailing spaces, one blank line at most."""
     if text.isascii():
         # On 1-byte strings substring tests are memchr-fast; the control test is one bytes.translate.
@@ -228,16 +231,20 @@ def _tidy(text: str) -> str:
             text = text.replace("\t", " ")
         double_space, trailing_space, blank_lines = "  " in text, " \n" in text, "\n\n\n" in text
     else:
-        # Wider strings: single-character tests stay fast, the rest is read off the code points.
+        # Wider strings: single-character tests stay fast, the rest is read off the code points (``cps`` when
+        # the caller has them for this very text; recomputed after any change).
         if "\r" in text or "\x0c" in text or "\u2028" in text or "\u2029" in text:
-            text = _LINE_BREAKS.sub("\n", text)
-        if _control_lut()[np.minimum(_code_points(text), 0xFFFF)].any():
-            text = _CONTROL.sub("", text)
-        text = _nfkc(text)
+            text, cps = _LINE_BREAKS.sub("\n", text), None
+        cps = _code_points(text) if cps is None else cps
+        if _control_lut()[np.minimum(cps, 0xFFFF)].any():
+            text, cps = _CONTROL.sub("", text), None
+        normalized = _nfkc(text, cps)
+        if normalized is not text:
+            text, cps = normalized, None
         for odd in _ODD_SPACES:
             if odd in text:
-                text = text.replace(odd, " ")
-        cps = _code_points(text)
+                text, cps = text.replace(odd, " "), None
+        cps = _code_points(text) if cps is None else cps
         space, newline = cps == 0x20, cps == 0x0A
         double_space = bool(np.any(space[1:] & space[:-1]))
         trailing_space = bool(np.any(space[:-1] & newline[1:]))
@@ -270,9 +277,11 @@ def normalize_text(text: str) -> str:
     """
     if not isinstance(text, str):
         raise TypeError(f"normalize_text expects str, got {type(text).__name__}; decode bytes first")
-    if not text.isascii() or "\x1b" in text:
-        text = _repair(text)
-    return _tidy(text)
+    if text.isascii():
+        return _tidy(_repair(text) if "\x1b" in text else text)
+    cps = _code_points(text)
+    repaired = _repair(text, cps)
+    return _tidy(repaired, cps if repaired is text else None)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -443,7 +452,10 @@ def check_quality(text: str, rules: QualityRules) -> tuple[str, str] | None:
         return None
     if rules.max_chars is not None and len(text) > rules.max_chars:
         return ("max_chars", f"{len(text):,} characters > {rules.max_chars:,}")
-    need_lines = rules.max_repeated_line_share is not None
+    # Lines are only counted when the rule is on and the text could have enough of them.
+    need_lines = (
+        rules.max_repeated_line_share is not None and text.count("\n") + 1 >= rules.repeated_line_min_lines
+    )
     stats = quality_stats(text, count_lines=need_lines)
     if rules.min_words is not None and stats.words < rules.min_words:
         return ("min_words", f"{stats.words} words < {rules.min_words}")

@@ -62,6 +62,8 @@ def ingest(
     no_dedupe: bool = typer.Option(False, "--no-dedupe", help="disable exact and near-duplicate removal"),
     dedupe_threshold: float = typer.Option(0.8, help="MinHash Jaccard threshold for near duplicates"),
     device: str = typer.Option("auto", help="auto|cpu|cuda[:n] for encoders"),
+    quantization: str = typer.Option("binary", help="tensor storage: binary, or float16 (binary plus float16 for exact MaxSim)"),
+    image_model: Optional[str] = typer.Option(None, envvar="LATTE_COLPALI_MODEL", help="ColPali/ColQwen2 model (profile colpali)"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
     """Stream documents into an index folder (created when missing); re-running resumes and skips unchanged ones."""
@@ -81,7 +83,8 @@ def ingest(
     )
     opts = LoadOptions(fmt=fmt, id_field=id_field, text_field=text_field, title_field=title_field)
     summary = ingest_paths(
-        paths, index, settings=settings, load_options=opts, profile=profile, device=device, progress=not as_json
+        paths, index, settings=settings, load_options=opts, profile=profile, device=device, progress=not as_json,
+        quantization=quantization, image_model=image_model,
     )
     if as_json:
         _print_json(summary.to_dict())
@@ -252,6 +255,8 @@ def eval_cmd(
     max_queries: Optional[int] = typer.Option(None, help="evaluate a sample of queries (figures then not comparable)"),
     rerank_depth: int = typer.Option(100, help="candidates reranked by MaxSim in +colbert pipelines"),
     quantization: str = typer.Option("binary", help="binary|float16 tensors for MaxSim"),
+    rerank_combine: str = typer.Option("replace", help="replace|rrf|weighted: how MaxSim meets the first stage"),
+    rerank_weight: float = typer.Option(0.5, help="MaxSim share for rrf/weighted combination"),
     depth: int = typer.Option(1000, help="first-stage depth per retriever"),
     device: str = typer.Option("auto"),
     as_json: bool = typer.Option(False, "--json"),
@@ -264,6 +269,7 @@ def eval_cmd(
         pipelines=[p.strip() for p in pipelines.split(",") if p.strip()],
         index=index, out_dir=out_dir, profile=profile, max_queries=max_queries, rerank_depth=rerank_depth,
         quantization=quantization, depth=depth, device=device, progress=not as_json,
+        rerank_combine=rerank_combine, rerank_weight=rerank_weight,
     )
     if as_json:
         _print_json(res)

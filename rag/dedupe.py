@@ -15,8 +15,8 @@
   signature slots) is at least the threshold; the most similar kept document is reported. Bands and rows are
   chosen as datasketch's ``MinHashLSH`` does (minimising the sum of false positive and false negative areas),
   e.g. 9 bands of 13 rows for threshold 0.8 at 128 permutations. rensa's own LSH cannot remove keys inserted
-  from raw signatures, so banding is done here: each band's rows are hashed to a uint64 key (a key collision
-  can only add a candidate, which the similarity check then rejects).
+  from raw signatures, so banding is done here: a band's key is Python's ``hash`` of its bytes (a key
+  collision can only add a candidate, which the similarity check then rejects).
 - ``fingerprint_many``: keys and signatures for a batch, optionally in worker processes (ordered results, so
   duplicate decisions stay deterministic).
 """
@@ -36,6 +36,8 @@ __all__ = [
     "DedupeResult",
     "Deduper",
     "MinHasher",
+    "band_keys",
+    "band_keys_many",
     "exact_key",
     "fingerprint_many",
     "optimal_lsh_params",
@@ -239,23 +241,30 @@ def optimal_lsh_params(
     return best
 
 
-def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
-    """uint64 ``[n, bands]``: one 64-bit key per band of each uint32 ``[n, num_perm]`` signature row.
+def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[int]:
+    """One key per band of a uint32 ``[num_perm]`` signature: Python's ``hash`` of the band's bytes.
 
-    Equal bands give equal keys; different bands collide with probability about 2**-64.
+    The keys only live in memory (an index rebuilds its Deduper from stored signatures), so the per-process
+    salt of ``hash`` does not matter; a 64-bit collision only adds a candidate that the similarity check
+    rejects. ``band_keys_many`` gives the same keys for many signatures at once.
 
-    >>> s = np.arange(8, dtype=np.uint32).reshape(1, 8)
-    >>> k = band_keys(np.vstack([s, s]), bands=2, rows=4)
-    >>> k.shape, bool(k[0, 0] == k[1, 0]), bool(k[0, 0] != k[0, 1])
-    ((2, 2), True, True)
+    >>> s = np.arange(8, dtype=np.uint32)
+    >>> k = band_keys(s, bands=2, rows=4)
+    >>> len(k), k == band_keys(s.copy(), 2, 4), k[0] == band_keys(np.r_[s[:4], s[:4] + 1], 2, 4)[0]
+    (2, True, True)
     """
-    n = signatures.shape[0]
-    blocks = signatures[:, : bands * rows].reshape(n, bands, rows).astype(np.uint64)
-    acc = np.full((n, bands), 0xCBF29CE484222325, dtype=np.uint64) + np.arange(bands, dtype=np.uint64)
-    for j in range(rows):
-        acc ^= blocks[:, :, j]
-        acc *= _SHINGLE_MULTIPLIER
-    return _mix64(acc)
+    raw = np.ascontiguousarray(signature, dtype=np.uint32).tobytes()
+    width = 4 * rows
+    return [hash(raw[band * width : (band + 1) * width]) for band in range(bands)]
+
+
+def band_keys_many(signatures: np.ndarray, bands: int, rows: int) -> list[list[int]]:
+    """``band_keys`` of every row of uint32 ``[n, num_perm]``, as ``bands`` lists of ``n`` keys (one list per band)."""
+    out = []
+    for band in range(bands):
+        block = np.ascontiguousarray(signatures[:, band * rows : (band + 1) * rows], dtype=np.uint32)
+        out.append(list(map(hash, block.view(f"V{4 * rows}").ravel().tolist())))
+    return out
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -274,6 +283,12 @@ class DedupeResult:
     similarity: float | None  # 1.0 for exact, estimated Jaccard for near, None when unique
 
 
+def _validate_key(key: object) -> bytes:
+    if not isinstance(key, bytes | bytearray) or len(key) != 16:
+        raise ValueError(f"an exact key is the 16 bytes exact_key() returns (got {key!r:.40})")
+    return bytes(key)
+
+
 class _BandTable:
     """band key -> slots. Most keys hold one slot (kept documents rarely share a band), kept in a plain dict."""
 
@@ -287,8 +302,7 @@ class _BandTable:
         if self.first.setdefault(key, slot) != slot:
             self.more.setdefault(key, []).append(slot)
 
-    def add_many(self, keys: np.ndarray, slots: np.ndarray) -> None:
-        key_list, slot_list = keys.tolist(), slots.tolist()
+    def add_many(self, key_list: list[int], slot_list: list[int]) -> None:
         if not self.first:  # bulk build: reversed so that the earliest slot of a repeated key wins
             self.first = dict(zip(key_list[::-1], slot_list[::-1]))
             if len(self.first) < len(key_list):
@@ -365,9 +379,8 @@ class Deduper:
         same = self._exact.get(exact_key)
         if same:
             return DedupeResult("exact", same[0], exact_key, signature, 1.0)
-        keys = band_keys(signature[None, :], self.bands, self.rows)[0].tolist()
         candidates: set[int] = set()
-        for table, key in zip(self._tables, keys):
+        for table, key in zip(self._tables, band_keys(signature, self.bands, self.rows)):
             candidates.update(table.get(key))
         if not candidates:
             return DedupeResult(None, None, exact_key, signature, None)
@@ -381,7 +394,20 @@ class Deduper:
     # -- state ---------------------------------------------------------------------------------------------------
     def add(self, doc_id: str, exact_key: bytes, signature: np.ndarray) -> None:
         """Add a kept document (replacing ``doc_id`` if present)."""
-        self.add_many([doc_id], [exact_key], self._validate_signature(signature)[None, :])
+        signature = self._validate_signature(signature)
+        key = _validate_key(exact_key)
+        if doc_id in self._slot_of:
+            self.remove(doc_id)
+        (slot,) = self._take_slots(1)
+        self._sigs[slot] = signature
+        self._order[slot] = self._counter
+        self._counter += 1
+        self._ids[slot] = doc_id
+        self._keys[slot] = key
+        self._slot_of[doc_id] = slot
+        self._exact.setdefault(key, []).append(doc_id)
+        for table, band_key in zip(self._tables, band_keys(signature, self.bands, self.rows)):
+            table.add(band_key, slot)
 
     def add_many(self, doc_ids: Sequence[str], exact_keys: Sequence[bytes], signatures: np.ndarray) -> None:
         """Add many documents at once (the fast rebuild when an index is opened); equals adding them in order.
@@ -406,25 +432,22 @@ class Deduper:
             exact_keys = [exact_keys[i] for i in rows]
             sigs = sigs[rows]
             n = len(rows)
-        for key in exact_keys:
-            if not isinstance(key, bytes | bytearray) or len(key) != 16:
-                raise ValueError(f"an exact key is 16 bytes from exact_key() (got {key!r:.40})")
+        keys = [_validate_key(key) for key in exact_keys]
         for doc_id in doc_ids:
             if doc_id in self._slot_of:
                 self.remove(doc_id)
         slots = self._take_slots(n)
-        self._sigs[slots] = sigs
-        self._order[slots] = np.arange(self._counter, self._counter + n)
+        rows = np.asarray(slots, dtype=np.int64)
+        self._sigs[rows] = sigs
+        self._order[rows] = np.arange(self._counter, self._counter + n)
         self._counter += n
-        for slot, doc_id, key in zip(slots.tolist(), doc_ids, exact_keys):
-            key = bytes(key)
+        for slot, doc_id, key in zip(slots, doc_ids, keys):
             self._ids[slot] = doc_id
             self._keys[slot] = key
             self._slot_of[doc_id] = slot
             self._exact.setdefault(key, []).append(doc_id)
-        keys = band_keys(sigs, self.bands, self.rows)
-        for band, table in enumerate(self._tables):
-            table.add_many(keys[:, band], slots)
+        for table, band_column in zip(self._tables, band_keys_many(sigs, self.bands, self.rows)):
+            table.add_many(band_column, slots)
 
     def remove(self, doc_id: str) -> bool:
         """Forget ``doc_id``; returns False when it was not present."""
@@ -436,15 +459,14 @@ class Deduper:
         same.remove(doc_id)
         if not same:
             del self._exact[key]  # type: ignore[arg-type]
-        keys = band_keys(self._sigs[slot][None, :], self.bands, self.rows)[0].tolist()
-        for table, band_key in zip(self._tables, keys):
+        for table, band_key in zip(self._tables, band_keys(self._sigs[slot], self.bands, self.rows)):
             table.remove(band_key, slot)
         self._ids[slot] = None
         self._keys[slot] = None
         self._free.append(slot)
         return True
 
-    def _take_slots(self, n: int) -> np.ndarray:
+    def _take_slots(self, n: int) -> list[int]:
         reuse = [self._free.pop() for _ in range(min(n, len(self._free)))]
         fresh = n - len(reuse)
         start = len(self._ids)
@@ -458,7 +480,7 @@ class Deduper:
                 order = np.zeros(capacity, dtype=np.int64)
                 order[:start] = self._order[:start]
                 self._sigs, self._order = grown, order
-        return np.array(reuse + list(range(start, start + fresh)), dtype=np.int64)
+        return reuse + list(range(start, start + fresh))
 
     def _as_uint32(self, sigs: np.ndarray) -> np.ndarray:
         if sigs.dtype == np.uint32:

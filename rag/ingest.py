@@ -24,7 +24,7 @@ from rag.clean import QualityRules, check_quality, normalize_text
 from rag.dedupe import Deduper, exact_key
 from rag.loaders import LoadOptions, iter_documents
 from rag.passages import split_passages
-from rag.records import Document, Drop, LoadProblem
+from rag.records import Document, Drop, LoadProblem, Passage
 
 
 class IngestSettings(BaseModel):
@@ -40,6 +40,7 @@ class IngestSettings(BaseModel):
     shingle_size: int = Field(5, ge=1)
     batch_docs: int = Field(2000, ge=1, description="commit after this many kept documents")
     batch_chars: int = Field(64_000_000, ge=1, description="...or after this many characters")
+    page_passages: bool = Field(False, description="PDF pages become the passages (one per page), as ColPali needs")
 
 
 @dataclass
@@ -73,6 +74,14 @@ def content_hash(doc: Document) -> bytes:
     return h.digest()
 
 
+def page_passages(doc: Document) -> list[Passage]:
+    """One passage per PDF page (the unit a page-image encoder embeds)."""
+    return [
+        Passage(doc.id, i, span.start, span.end, doc.text[span.start : span.end], span.page)
+        for i, span in enumerate(doc.pages or [])
+    ]
+
+
 class _Report:
     """Every drop, duplicate and load problem of a run, one JSON line each, in ``index/reports/``."""
 
@@ -90,7 +99,7 @@ class _Report:
         self._f.close()
 
 
-Encode = Callable[[list[str]], dict[str, Any]]
+Encode = Callable[[list[StoredDoc]], dict[str, Any]]
 
 
 class Ingestor:
@@ -193,7 +202,10 @@ class Ingestor:
             self._drop(doc, rule, f"similarity {sim:.3f}", res.duplicate_of)
             return
         clean = Document(doc.id, text, title, doc.metadata, doc.source, doc.pages)
-        passages = split_passages(clean, s.passage_size, s.passage_overlap)
+        if s.page_passages and clean.pages:
+            passages = page_passages(clean)
+        else:
+            passages = split_passages(clean, s.passage_size, s.passage_overlap)
         self.deduper.add(doc.id, res.exact_key, res.signature)
         self.buffer.append(StoredDoc(clean, h, res.exact_key, res.signature, passages))
         self.buffer_chars += len(text)
@@ -207,7 +219,7 @@ class Ingestor:
             self.pending_deletes = []
         encoded: dict[str, Any] = {}
         if self.encode is not None and self.buffer:
-            encoded = self.encode([p.text for it in self.buffer for p in it.passages])
+            encoded = self.encode(self.buffer)
         batch = self.writer.add(self.buffer, encoded, num_perm=self.settings.num_perm)
         for i, it in enumerate(self.buffer):
             self.known[it.doc.id] = (batch.start + i, it.content_hash)

@@ -20,7 +20,10 @@ PROFILES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "default": ("default", ("dense",)),
     "minilm-tokens": ("default", ("dense", "tensors")),
     "m3": ("m3", ("dense", "sparse", "tensors")),
+    # PDF pages as images: MiniLM dense on page text, ColPali/ColQwen2 page patches as the tensors
+    "colpali": ("default", ("dense", "tensors")),
 }
+IMAGE_PROFILES = {"colpali"}
 PROFILE_INDEXES = {name: idx for name, (_, idx) in PROFILES.items()}
 REP_OF_INDEX = {"dense": "dense", "sparse": "sparse", "tensors": "multivector"}
 
@@ -31,8 +34,14 @@ def profile_indexes(profile: str) -> tuple[str, ...]:
     return PROFILE_INDEXES[profile]
 
 
-def load_encoders(profile: str, *, device: str = "auto", models: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Encoders for ``profile`` keyed by representation ({} for 'bm25'); checks them against recorded ``models``."""
+def load_encoders(
+    profile: str, *, device: str = "auto", models: dict[str, Any] | None = None, image_model: str | None = None
+) -> dict[str, Any]:
+    """Encoders for ``profile`` keyed by representation ({} for 'bm25'); checks them against recorded ``models``.
+
+    The ``colpali`` profile takes its page-image model from ``image_model``, else the one the index recorded, else
+    ``$LATTE_COLPALI_MODEL``, else ``vidore/colpali-v1.3-hf``.
+    """
     indexes = profile_indexes(profile)
     if not indexes:
         return {}
@@ -41,6 +50,18 @@ def load_encoders(profile: str, *, device: str = "auto", models: dict[str, Any] 
     encs = load_profile(PROFILES[profile][0], device=device)
     wanted = {REP_OF_INDEX[i] for i in indexes}
     encs = {rep: e for rep, e in encs.items() if rep in wanted}
+    if profile in IMAGE_PROFILES:
+        import os
+
+        from rag.encoders.colpali import ColPaliEncoder
+
+        spec = (
+            image_model
+            or ((models or {}).get("multivector") or {}).get("name")
+            or os.environ.get("LATTE_COLPALI_MODEL")
+            or "vidore/colpali-v1.3-hf"
+        )
+        encs["multivector"] = ColPaliEncoder(spec, device=device)
     for rep, recorded in (models or {}).items():
         if rep in encs:
             check_compatible(recorded, encs[rep].info)
@@ -68,23 +89,51 @@ def new_components(profile: str, encoders: dict[str, Any], quantization: str = "
     return comps
 
 
-def make_encode(encoders: dict[str, Any], batch_size: int = 32) -> Callable[[list[str]], dict[str, Any]] | None:
-    """One forward pass per distinct encoder over a batch of passage texts."""
+def make_encode(encoders: dict[str, Any], batch_size: int = 32, dpi: int = 96) -> Callable[[list[Any]], dict[str, Any]] | None:
+    """One forward pass per distinct encoder over a batch of documents' passages.
+
+    Text encoders see passage texts; a page-image encoder (one with ``encode_images``) sees the rendered PDF page of
+    each passage (a passage that is not a PDF page gets an empty token matrix: it is reranked by nothing).
+    """
     if not encoders:
         return None
     groups: dict[int, tuple[Any, list[str]]] = {}
     for rep, enc in encoders.items():
         groups.setdefault(id(enc), (enc, []))[1].append(rep)
 
-    def encode(texts: list[str]) -> dict[str, Any]:
+    def encode(items: list[Any]) -> dict[str, Any]:
+        texts = [p.text for it in items for p in it.passages]
         out: dict[str, Any] = {}
         for enc, reps in groups.values():
+            if hasattr(enc, "encode_images"):
+                out["multivector"] = encode_pages(enc, items, dpi=dpi)
+                continue
             e = enc.encode(texts, kind="document", want=tuple(reps), batch_size=batch_size)
             for rep in reps:
                 out[rep] = getattr(e, rep)
         return out
 
     return encode
+
+
+def encode_pages(enc: Any, items: list[Any], *, dpi: int = 96) -> list[Any]:
+    """Token matrices of every passage's PDF page image, in passage order."""
+    import numpy as np
+
+    from rag.pdf_render import render_pages
+
+    dim = enc.info.multivector_dim
+    out: list[Any] = []
+    for it in items:
+        pages = [p.page for p in it.passages]
+        src = it.doc.source
+        if src.lower().endswith(".pdf") and all(pages) and Path(src).is_file():
+            images = {pi.page: pi.image for pi in render_pages(src, dpi=dpi, pages=sorted(set(pages)))}
+            mats = enc.encode_images([images[p] for p in pages])
+            out.extend(mats)
+        else:
+            out.extend(np.zeros((0, dim), np.float32) for _ in pages)
+    return out
 
 
 def models_record(encoders: dict[str, Any]) -> dict[str, Any]:
@@ -104,6 +153,7 @@ def ingest_paths(
     quantization: str = "binary",
     progress: bool = False,
     encoders: dict[str, Any] | None = None,
+    image_model: str | None = None,
 ) -> IngestSummary:
     folder = IndexFolder(index)
     if folder.exists():
@@ -116,13 +166,15 @@ def ingest_paths(
             )
         profile = recorded
         if encoders is None:
-            encoders = load_encoders(profile, device=device, models=m.get("models"))
+            encoders = load_encoders(profile, device=device, models=m.get("models"), image_model=image_model)
         components = None
     else:
         profile = profile or "default"
         if encoders is None:
-            encoders = load_encoders(profile, device=device)
+            encoders = load_encoders(profile, device=device, image_model=image_model)
         components = new_components(profile, encoders, quantization)
+        if profile in IMAGE_PROFILES:
+            settings = (settings or IngestSettings()).model_copy(update={"page_passages": True})
     cb = _progress_callback() if progress else None
     try:
         summary = ingest(

@@ -156,6 +156,7 @@ def token_max(
         raise ValueError("binary_form='pm1' applies to binary stores only; this store holds float values")
     q = _check_query(query, store.dim)
     ids = _check_ids(passage_ids, store.n_passages)
+    store.check_candidates(ids)
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads must be a positive int or None, got {threads!r}")
     chosen = resolve_backend(backend, store)

@@ -68,6 +68,10 @@ class TokenStore:
             raise ValueError(f"dim must be a positive int (the float token dimension), got {self.dim!r}")
         self.dim = int(self.dim)
         data = self.data
+        if not hasattr(data, "shape") or not hasattr(data, "dtype"):
+            raise ValueError(f"token data must be a numpy array or torch tensor, got {type(data).__name__}")
+        if not is_tensor(self.token_offsets):
+            self.token_offsets = np.asarray(self.token_offsets)
         if len(data.shape) != 2:
             raise ValueError(f"token data must be 2-D [T, width], got shape {tuple(data.shape)}")
         if self.binary:
@@ -80,8 +84,29 @@ class TokenStore:
             if dtype_name(data) not in allowed or data.shape[1] != self.dim:
                 raise ValueError(f"values must be {' or '.join(allowed)} [T, {self.dim}], got "
                                  f"{dtype_name(data)} {tuple(data.shape)}; convert with .astype(np.float16)")
-        offsets = _as_numpy(self.token_offsets)
-        check_offsets(offsets, int(data.shape[0]), "token_offsets", "T (the number of token rows)")
+        if is_tensor(self.token_offsets):  # a copy made by .to(device) of a checked store: check the ends only
+            offsets = _as_numpy(self.token_offsets[[0, -1]] if self.token_offsets.shape[0] else self.token_offsets)
+            check_offsets(offsets, int(data.shape[0]), "token_offsets", "T (the number of token rows)", full=False)
+        else:
+            # O(1) checks here: an index builds a store per query over memory-mapped offsets, so the O(P)
+            # monotonicity check is left to validate() and to each query's candidates (check_candidates).
+            check_offsets(self.token_offsets, int(data.shape[0]), "token_offsets", "T (the number of token rows)",
+                          full=False)
+
+    def validate(self) -> "TokenStore":
+        """Check that ``token_offsets`` never decreases (O(P)); construction checks only the dtype and the ends."""
+        check_offsets(self.offsets_numpy(), self.n_tokens, "token_offsets", "T (the number of token rows)")
+        return self
+
+    def check_candidates(self, passage_ids: np.ndarray) -> None:
+        """Raise a ValueError if a candidate passage has a negative length (``token_offsets`` decreasing there)."""
+        if is_tensor(self.token_offsets) or not len(passage_ids):
+            return
+        lengths = self.token_offsets[passage_ids + 1] - self.token_offsets[passage_ids]
+        if (lengths < 0).any():
+            bad = int(passage_ids[np.flatnonzero(lengths < 0)[0]])
+            raise ValueError(f"token_offsets decrease at passage {bad} ({int(self.token_offsets[bad])} > "
+                             f"{int(self.token_offsets[bad + 1])}); offsets must never decrease")
 
     @property
     def binary(self) -> bool:
@@ -166,8 +191,11 @@ class TokenStore:
         return cls(codes=None, values=rows.astype(np.float16), token_offsets=offsets, dim=d)
 
 
-def check_offsets(offsets: np.ndarray, total: int, name: str, total_name: str) -> None:
-    """Raise a ValueError unless ``offsets`` is int64 ``[n + 1]``, starts at 0, never decreases, ends at ``total``."""
+def check_offsets(offsets: np.ndarray, total: int, name: str, total_name: str, *, full: bool = True) -> None:
+    """Raise a ValueError unless ``offsets`` is int64 ``[n + 1]``, starts at 0, never decreases, ends at ``total``.
+
+    ``full=False`` skips the O(n) never-decreases check.
+    """
     if offsets.ndim != 1 or offsets.shape[0] < 1:
         raise ValueError(f"{name} must be a 1-D int64 array [n + 1], got shape {offsets.shape}")
     if offsets.dtype != np.int64:
@@ -175,7 +203,7 @@ def check_offsets(offsets: np.ndarray, total: int, name: str, total_name: str) -
     if offsets[0] != 0 or offsets[-1] != total:
         raise ValueError(f"{name} must start at 0 and end at {total_name} = {total}; "
                          f"got {int(offsets[0])} ... {int(offsets[-1])}")
-    if offsets.shape[0] > 1 and (np.diff(offsets) < 0).any():
+    if full and offsets.shape[0] > 1 and (np.diff(offsets) < 0).any():
         bad = int(np.flatnonzero(np.diff(offsets) < 0)[0])
         raise ValueError(f"{name} must never decrease; {name}[{bad}] = {int(offsets[bad])} > "
                          f"{name}[{bad + 1}] = {int(offsets[bad + 1])}")

@@ -100,10 +100,10 @@ def colbert_ai_checkpoint(path: str | Path, **config: Any):
         return Checkpoint(path, colbert_config=ColBERTConfig(checkpoint=path, **config), verbose=0)
 
 
-def _run_config(index_dir: Path):
+def _run_config(index_dir: Path, gpus: int):
     from colbert.infra import RunConfig
 
-    return RunConfig(nranks=1, gpus=0, avoid_fork_if_possible=True, index_root=str(index_dir.parent),
+    return RunConfig(nranks=1, gpus=gpus, avoid_fork_if_possible=True, index_root=str(index_dir.parent),
                      root=str(index_dir.parent), experiment="latte")
 
 
@@ -114,12 +114,13 @@ def plaid_index(
     index_dir: str | Path,
     nbits: int = 2,
     kmeans_niters: int = 4,
+    gpus: int = 0,
     **config: Any,
 ) -> Path:
     """Build a colbert-ai PLAID index of ``collection`` in ``index_dir``, in-process (one rank, no fork).
 
-    ``config`` goes to ``ColBERTConfig`` (e.g. ``doc_maxlen``). Passage ids are the positions in
-    ``collection``. The checkpoint's ``dim`` must be a multiple of ``8 * nbits`` (PLAID packs
+    ``config`` goes to ``ColBERTConfig`` (e.g. ``doc_maxlen``); ``gpus=0`` runs on the CPU (colbert-ai
+    then compiles its C++ kernels on first use). Passage ids are the positions in ``collection``. The checkpoint's ``dim`` must be a multiple of ``8 * nbits`` (PLAID packs
     residual bits by bytes). An index already in ``index_dir`` is replaced. Runs under
     ``colbert_ai_fixes()`` so transformers 5 can load the checkpoint. Returns ``index_dir``.
     """
@@ -129,7 +130,7 @@ def plaid_index(
 
     path, index_dir = str(Path(path)), Path(index_dir)
     colbert_config = ColBERTConfig(checkpoint=path, nbits=nbits, kmeans_niters=kmeans_niters, **config)
-    with colbert_ai_fixes(), Run().context(_run_config(index_dir)):
+    with colbert_ai_fixes(), Run().context(_run_config(index_dir, gpus)):
         indexer = Indexer(checkpoint=path, config=colbert_config, verbose=0)
         location = indexer.index(name=index_dir.name, collection=list(collection), overwrite="force_silent_overwrite")
     return Path(location)
@@ -141,6 +142,7 @@ def plaid_search(
     *,
     index_dir: str | Path,
     k: int = 10,
+    gpus: int = 0,
     **config: Any,
 ) -> list[list[tuple[int, float]]]:
     """Search a ``plaid_index`` index: per query, up to ``k`` (passage position, score) pairs, best first."""
@@ -149,7 +151,7 @@ def plaid_search(
     from colbert.infra import ColBERTConfig, Run
 
     path, index_dir = str(Path(path)), Path(index_dir)
-    with colbert_ai_fixes(), Run().context(_run_config(index_dir)):
+    with colbert_ai_fixes(), Run().context(_run_config(index_dir, gpus)):
         searcher = Searcher(index=index_dir.name, checkpoint=path, index_root=str(index_dir.parent),
                             config=ColBERTConfig(checkpoint=path, **config), verbose=0)
         results = []

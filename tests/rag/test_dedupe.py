@@ -17,6 +17,7 @@ from rag.dedupe import (
     Deduper,
     MinHasher,
     band_keys,
+    band_keys_many,
     exact_key,
     fingerprint_many,
     optimal_lsh_params,
@@ -171,10 +172,13 @@ def test_band_keys_equal_for_equal_bands() -> None:
     rng = np.random.default_rng(0)
     sigs = rng.integers(0, 2**32, size=(3, 128), dtype=np.uint32)
     sigs[1, :13] = sigs[0, :13]  # same first band only
-    keys = band_keys(sigs, 9, 13)
-    assert keys.shape == (3, 9) and keys.dtype == np.uint64
-    assert keys[0, 0] == keys[1, 0]
-    assert np.all(keys[0, 1:] != keys[1, 1:]) and np.all(keys[0] != keys[2])
+    keys = [band_keys(row, 9, 13) for row in sigs]
+    assert all(len(k) == 9 for k in keys)
+    assert keys[0][0] == keys[1][0]
+    assert all(a != b for a, b in zip(keys[0][1:], keys[1][1:])) and all(a != b for a, b in zip(keys[0], keys[2]))
+    columns = band_keys_many(sigs, 9, 13)
+    assert [list(row) for row in zip(*columns)] == keys  # the bulk keys equal the one-by-one keys
+    assert band_keys_many(sigs.astype(np.int64), 9, 13) == columns
 
 
 # -- Deduper decisions ----------------------------------------------------------------------------------------------

@@ -38,16 +38,30 @@ def test_empty_store_needs_dim() -> None:
         (dict(codes=None, values=np.zeros((2, 16), np.float32)), "float16"),
         (dict(codes=_codes(2), values=None, token_offsets=np.array([0, 1], np.int64)), "end at"),
         (dict(codes=_codes(2), values=None, token_offsets=np.array([1, 2], np.int64)), "start at 0"),
-        (dict(codes=_codes(2), values=None, token_offsets=np.array([0, 2, 1, 2], np.int64)), "never decrease"),
         (dict(codes=_codes(2), values=None, token_offsets=np.array([0, 2], np.int32)), "int64"),
         (dict(codes=_codes(2), values=None, dim=12), "multiple of 8"),
         (dict(codes=_codes(2), values=None, dim=0), "positive"),
+        (dict(codes=[[0, 0]], values=None), "numpy array or torch tensor"),
     ],
 )
 def test_bad_layout_is_explained(kwargs: dict, message: str) -> None:
     args = dict(token_offsets=np.array([0, 2], np.int64), dim=16) | kwargs
     with pytest.raises(ValueError, match=message):
         TokenStore(**args)
+
+
+def test_decreasing_offsets_are_caught_by_validate_and_per_query() -> None:
+    store = TokenStore(codes=_codes(2), values=None, token_offsets=np.array([0, 2, 1, 2], np.int64), dim=16)
+    with pytest.raises(ValueError, match="never decrease"):
+        store.validate()  # O(P); construction only checks the ends, as an index builds a store per query
+    store.check_candidates(np.array([0, 2]))  # lengths 2 and 1: fine
+    with pytest.raises(ValueError, match="decrease at passage 1"):
+        store.check_candidates(np.array([0, 1]))
+    from rerank import maxsim
+
+    with pytest.raises(ValueError, match="decrease at passage 1"):
+        maxsim(np.ones((1, 16), np.float32), store, [1], backend="cpu")
+    assert TokenStore.from_passages([np.ones((2, 8))]).validate().n_passages == 1
 
 
 def test_gather_rows_keeps_candidate_order() -> None:
