@@ -2,7 +2,7 @@
 # The test command: set up (idempotent) and run the whole suite, doctests included.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh test,triton,llm || exit 1
+bash scripts/setup.sh test,triton,llm,colbert || exit 1
 . .venv/bin/activate
 python -m pytest -q "$@"
 rc=$?

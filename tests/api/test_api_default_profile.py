@@ -76,6 +76,6 @@ def test_shared_encoder_is_safe_under_concurrent_use(minilm_index):
         t.join()
     assert errors == []
     assert got_d.shape == want_d.shape == (40, base.info.dense_dim)
-    np.testing.assert_allclose(got_d, want_d, atol=1e-5)
-    for i, v in got_q.items():
-        np.testing.assert_allclose(v, want_q[i], atol=1e-5)
+    # chunks batch (and pad) differently: equal up to the encoder's numeric noise (bf16 on CPUs that have it)
+    assert np.min(np.sum(got_d * want_d, axis=1)) > 0.999
+    assert len(got_q) == 8 and all(float(v @ want_q[i]) > 0.999 for i, v in got_q.items())

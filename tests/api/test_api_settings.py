@@ -89,3 +89,11 @@ def test_serve_reports_every_bad_setting(monkeypatch):
         serve(index="idx", port=99999)
     text = str(err.value)
     assert "max_k" in text and "port" in text and text.startswith("invalid settings")
+
+
+def test_every_setting_is_documented():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "deployment.md").read_text()
+    missing = [f"LATTE_{name.upper()}" for name in Settings.model_fields if f"`LATTE_{name.upper()}`" not in doc]
+    assert missing == [], f"docs/deployment.md does not describe {missing}"
