@@ -242,6 +242,23 @@ def delete(
         raise typer.Exit(1)
 
 
+@app.command("plaid-build")
+def plaid_build(
+    index: Path = INDEX_OPT,
+    checkpoint: str = typer.Option(..., help="colbert-ai checkpoint (HF_ColBERT layout) folder"),
+    nbits: int = typer.Option(2, help="PLAID residual bits (the checkpoint's dim must be a multiple of 8 * nbits)"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Build a PLAID index (colbert-ai, extra [colbert]) over the index's passages, for --mode plaid."""
+    from rag.plaid import build_plaid
+
+    meta = build_plaid(index, checkpoint, nbits=nbits)
+    if as_json:
+        _print_json(meta)
+    else:
+        out.print(f"PLAID index of {meta['passages']:,} passages for version {meta['version']}; search with --mode plaid")
+
+
 @app.command("eval")
 def eval_cmd(
     dataset: str = typer.Option("beir", help="beir|mldr"),

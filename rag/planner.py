@@ -291,7 +291,7 @@ def _ms(t0: float) -> float:
 
 
 def _register_defaults() -> None:
-    from rag import rerank_stage  # noqa: F401  (registers the MaxSim reranker and the colbert ranker)
+    from rag import plaid, rerank_stage  # noqa: F401  (register the MaxSim reranker, colbert and plaid rankers)
 
 
 # Later stages register themselves here (dense/sparse retrievers, the MaxSim reranker) so this file stays small.

@@ -113,3 +113,28 @@ def test_stream_with_a_real_tiny_gguf(bm25_index, tiny_gguf):
         assert done["trace"]["max_tokens"] == 12
         r = c.post("/v1/answer", json={**body, "stream": False})
         assert r.status_code == 200 and r.json()["generator"].startswith("llama.cpp:")
+
+
+def test_client_leaving_a_stream_frees_the_model(bm25_index, tiny_gguf):
+    """llama.cpp serves one generation at a time; a client that disconnects mid-stream must not keep it busy."""
+    import time
+
+    from api.settings import Settings
+
+    settings = Settings(index=bm25_index, llm_backend="llamacpp", llm_model_path=tiny_gguf, llm_n_ctx=4096, llm_threads=1)
+    body = {"question": question(), "k": 1, "temperature": 0}
+    with live_server(settings) as live, live.client(timeout=300) as c:
+        t0 = time.perf_counter()
+        full = c.post("/v1/answer", json={**body, "max_tokens": 300}).json()
+        t_300 = time.perf_counter() - t0
+        if full["trace"]["pieces"] < 150:  # (a piece is one token's text; some tokens add none)
+            pytest.skip("the tiny model stopped early on this prompt; the timing comparison would prove nothing")
+        with c.stream("POST", "/v1/answer", json={**body, "max_tokens": 2000, "stream": True}) as s:
+            for line in s.iter_lines():
+                if line.startswith("data:"):
+                    break  # leave after the first token; 1,999 more were asked for
+        t0 = time.perf_counter()
+        r = c.post("/v1/answer", json={**body, "max_tokens": 4})
+        waited = time.perf_counter() - t0
+    assert r.status_code == 200
+    assert waited < t_300, f"the next answer waited {waited:.1f} s (300 tokens take {t_300:.1f} s)"
