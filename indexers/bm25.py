@@ -298,6 +298,10 @@ class BM25Index:
         folder.mkdir(parents=True, exist_ok=True)
         for seg in self._pending:
             seg.save(folder / seg.name)
+        written = {seg.name for seg in self._pending}
+        self.segments = [
+            Segment.load(folder / s.name, s.name, s.start, mmap=True) if s.name in written else s for s in self.segments
+        ]
         self._pending = []
         vocab_file = f"vocab-{tag}.arrow"
         self.vocab.save(folder / vocab_file)

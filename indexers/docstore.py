@@ -273,6 +273,12 @@ class DocStore:
         folder.mkdir(parents=True, exist_ok=True)
         for seg in self._pending:
             seg.save(folder / seg.name)
+        # swap the written segments for memory-mapped ones: memory stays bounded however much is ingested
+        written = {seg.name for seg in self._pending}
+        self.segments = [
+            DocSegment.load(folder / s.name, s.name, s.start, mmap=True) if s.name in written else s
+            for s in self.segments
+        ]
         self._pending = []
         deleted_file = f"deleted-{tag}.npy"
         save_npy(folder / deleted_file, self.deleted)

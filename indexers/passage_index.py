@@ -99,6 +99,8 @@ class PassageIndex:
             (folder / seg.name).mkdir(parents=True, exist_ok=True)
             for name, arr in seg.arrays.items():
                 save_npy(folder / seg.name / f"{name}.npy", arr)
+            # the written arrays now come from the page cache: memory stays bounded during long ingests
+            seg.arrays = {name: load_npy(folder / seg.name / f"{name}.npy", True) for name in seg.arrays}
         self._pending = []
         deleted_file = f"deleted-{tag}.npy"
         save_npy(folder / deleted_file, self.deleted)

@@ -70,7 +70,15 @@ async def _stream(events: Iterator[Any], version: int, request_id: str) -> Async
             },
         )
     finally:
-        pass
+        # also when the client went away mid-stream (this generator is then cancelled): closing the answer stream
+        # ends the model's generation and releases it for the next request
+        close = getattr(it, "close", None)
+        if close is not None:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await run_in_threadpool(close)
+                except ValueError:  # still running in a worker thread: it is closed when that step returns
+                    pass
 
 
 @router.post(
