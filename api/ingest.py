@@ -143,7 +143,7 @@ class BatchIngest:
                 if rec.get("kind") == "drop":
                     drops.append(rec)
         dropped = [o for o in self.outcomes if o.status in ("dropped", "duplicate")]
-        for o, rec in zip(dropped, drops):
+        for o, rec in zip(dropped, drops, strict=False):  # equal lengths unless the report was cut short
             if rec.get("doc_id") == o.id:
                 o.detail = rec.get("detail") or None
                 o.duplicate_of = o.duplicate_of or rec.get("duplicate_of")

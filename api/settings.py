@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     )
     device: str = Field("auto", description="auto | cpu | cuda[:n] for the query and document encoders")
     models_dir: Path | None = Field(None, description="folder of local models (exported as LATTE_MODELS_DIR)")
+    torch_threads: int | None = Field(
+        None, ge=1, description="torch intra-op threads; 1 keeps query latency low under concurrent load or on a busy CPU"
+    )
 
     # -- server -------------------------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="address `latte serve` binds (0.0.0.0 in Docker)")

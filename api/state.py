@@ -102,6 +102,10 @@ class AppState:
 
             if self.settings.models_dir is not None:
                 os.environ.setdefault(MODELS_DIR_ENV, str(self.settings.models_dir))
+            if self.settings.torch_threads is not None:
+                import torch
+
+                torch.set_num_threads(self.settings.torch_threads)
             snap = None
             if IndexFolder(self.index).exists():
                 stamp = manifest_stamp(self.index)

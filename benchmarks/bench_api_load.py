@@ -7,7 +7,8 @@ Usage:
 For each profile an index of the SciFact corpus is built once (cached under --work), then:
 
 1. reference: ``planner.search`` in this process, one query after another, for --duration seconds;
-2. the API: ``latte serve`` (``python -m api.serve``) in its own process on loopback, and a SECOND process
+2. the API: ``latte serve`` (``python -m api.serve``, ``LATTE_TORCH_THREADS`` as --torch-threads) in its own
+   process on loopback, and a SECOND process
    generating load: first 1 client, then --clients concurrent clients (keep-alive connections), each for
    --duration seconds, after a short warm-up.
 
@@ -104,10 +105,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(index: Path, port: int) -> subprocess.Popen:
+def start_server(index: Path, port: int, torch_threads: int) -> subprocess.Popen:
     import httpx
 
-    env = {**os.environ, "LATTE_DEVICE": "cpu", "LATTE_LOG_LEVEL": "warning"}
+    env = {**os.environ, "LATTE_DEVICE": "cpu", "LATTE_LOG_LEVEL": "warning", "LATTE_TORCH_THREADS": str(torch_threads)}
     proc = subprocess.Popen(
         [sys.executable, "-m", "api.serve", "--index", str(index), "--host", "127.0.0.1", "--port", str(port)],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -200,7 +201,7 @@ def bench_profile(args: argparse.Namespace, profile: str, queries: list[str]) ->
     docs = int(planner.snapshot.manifest["counts"]["documents"])
     rows = []
     port = free_port()
-    server = start_server(index, port)
+    server = start_server(index, port, args.torch_threads)
     try:
         url = f"http://127.0.0.1:{port}"
         for name, extra in configs:
@@ -230,8 +231,8 @@ def bench_profile(args: argparse.Namespace, profile: str, queries: list[str]) ->
 
 def table(rows: list[dict[str, Any]], clients: int) -> str:
     head = (
-        f"| profile (docs) | config | run | searches/s | p50 ms | p90 ms | p99 ms | errors |\n"
-        f"|---|---|---|---:|---:|---:|---:|---:|"
+        "| profile (docs) | config | run | searches/s | p50 ms | p90 ms | p99 ms | errors |\n"
+        "|---|---|---|---:|---:|---:|---:|---:|"
     )
     lines = [head]
     for r in rows:
@@ -260,6 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--duration", type=float, default=20.0, help="seconds measured per run")
     p.add_argument("--clients", type=int, default=8, help="concurrent clients of the load process")
     p.add_argument("--k", type=int, default=10, help="hits per search")
+    p.add_argument("--torch-threads", type=int, default=1, help="torch intra-op threads, here and in the server")
     p.add_argument("--work", type=Path, default=ROOT / "runs" / "bench_api", help="cache folder for the indexes")
     p.add_argument("--json", nargs="?", const="-", default=None, help="write results as JSON (to a file, or stdout)")
     p.add_argument("--load-worker", help=argparse.SUPPRESS)
@@ -273,6 +275,9 @@ def main(argv: list[str] | None = None) -> None:
     if not (args.data / "corpus.jsonl").is_file():
         sys.exit(f"no SciFact corpus at {args.data}: pass --data DIR (a BEIR folder with corpus.jsonl and queries.jsonl)")
     args.work.mkdir(parents=True, exist_ok=True)
+    import torch
+
+    torch.set_num_threads(args.torch_threads)
     queries = [json.loads(line)["text"] for line in open(args.data / "queries.jsonl", encoding="utf-8")]
     rows: list[dict[str, Any]] = []
     for profile in [x.strip() for x in args.profiles.split(",") if x.strip()]:
@@ -281,6 +286,7 @@ def main(argv: list[str] | None = None) -> None:
         "duration_s": args.duration,
         "clients": args.clients,
         "k": args.k,
+        "torch_threads": args.torch_threads,
         "queries": len(queries),
         "cpus": os.cpu_count(),
         "rows": rows,

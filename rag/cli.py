@@ -242,6 +242,21 @@ def delete(
         raise typer.Exit(1)
 
 
+@app.command()
+def serve(
+    index: Optional[Path] = typer.Option(None, "--index", "-i", help="index folder (LATTE_INDEX)"),
+    host: Optional[str] = typer.Option(None, help="bind address (LATTE_HOST, default 127.0.0.1)"),
+    port: Optional[int] = typer.Option(None, help="port (LATTE_PORT, default 8000)"),
+    settings_file: Optional[Path] = typer.Option(None, "--settings", help="settings file: .env, .json or .toml"),
+    profile: Optional[str] = typer.Option(None, help="profile for a new index (LATTE_PROFILE)"),
+    device: Optional[str] = typer.Option(None, help="auto|cpu|cuda[:n] (LATTE_DEVICE)"),
+) -> None:
+    """Serve the REST API and the search-and-ask web page (models and index loaded once)."""
+    from api.serve import serve as run_server
+
+    run_server(index, host, port, settings_file=settings_file, profile=profile, device=device)
+
+
 @app.command("plaid-build")
 def plaid_build(
     index: Path = INDEX_OPT,

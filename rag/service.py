@@ -92,8 +92,9 @@ def new_components(profile: str, encoders: dict[str, Any], quantization: str = "
 def make_encode(encoders: dict[str, Any], batch_size: int = 32, dpi: int = 96) -> Callable[[list[Any]], dict[str, Any]] | None:
     """One forward pass per distinct encoder over a batch of documents' passages.
 
-    Text encoders see passage texts; a page-image encoder (one with ``encode_images``) sees the rendered PDF page of
-    each passage (a passage that is not a PDF page gets an empty token matrix: it is reranked by nothing).
+    Text encoders see each passage prefixed by its document's title (a passage alone often lacks the subject its
+    title names); a page-image encoder (one with ``encode_images``) sees the rendered PDF page of each passage (a
+    passage that is not a PDF page gets an empty token matrix: it is reranked by nothing).
     """
     if not encoders:
         return None
@@ -102,7 +103,7 @@ def make_encode(encoders: dict[str, Any], batch_size: int = 32, dpi: int = 96) -
         groups.setdefault(id(enc), (enc, []))[1].append(rep)
 
     def encode(items: list[Any]) -> dict[str, Any]:
-        texts = [p.text for it in items for p in it.passages]
+        texts = [f"{it.doc.title}\n{p.text}" if it.doc.title else p.text for it in items for p in it.passages]
         out: dict[str, Any] = {}
         for enc, reps in groups.values():
             if hasattr(enc, "encode_images"):

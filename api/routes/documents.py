@@ -16,7 +16,7 @@ from typing import Any, Callable
 from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ReadAuth, ServedDep, SettingsDep, StateDep, WritableDep, WriteAuth
+from api.deps import ReadAuth, ServedDep, SettingsDep, WritableDep, WriteAuth
 from api.errors import scrub
 from api.ingest import BatchIngest, IngestResult, delete_document
 from api.schemas import DeleteResponse, DocumentOut, DocumentsRequest, ErrorOut, IngestResponse

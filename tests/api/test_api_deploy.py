@@ -142,7 +142,8 @@ def test_the_entrypoint_serves_an_index_outside_docker(tmp_path):
     a search, then a clean exit on SIGTERM."""
     index = build_index(tmp_path / "e", make_rows(10))
     port = _free_port()
-    env = {**os.environ, "LATTE_INDEX": str(index), "LATTE_HOST": "127.0.0.1", "LATTE_PORT": str(port), "LATTE_LOG_LEVEL": "warning"}
+    env = {**os.environ, "LATTE_INDEX": str(index), "LATTE_HOST": "127.0.0.1", "LATTE_PORT": str(port), "LATTE_LOG_LEVEL": "warning",
+           "LATTE_TORCH_THREADS": "1"}
     cmd = serve_command()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=tmp_path)
     url = f"http://127.0.0.1:{port}"
@@ -176,7 +177,6 @@ def test_the_entrypoint_serves_an_index_outside_docker(tmp_path):
 
 def test_bad_settings_stop_the_command_with_a_message(tmp_path):
     env = {**os.environ, "LATTE_LLM_BACKEND": "llamacpp", "LATTE_MAX_K": "many"}
-    out = subprocess.run([sys.executable, "-m", "api.serve", "--index", str(tmp_path)], env=env, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run([*serve_command(), "--index", str(tmp_path)], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
     assert "max_k" in out.stderr and "Traceback" not in out.stderr
