@@ -17,7 +17,7 @@ from typing import Any
 from indexers.writer import IndexWriter
 from rag.ingest import IngestSettings, IngestSummary, Ingestor
 from rag.records import Document, LoadProblem
-from rag.service import make_encode, models_record, new_components
+from rag.service import IMAGE_PROFILES, make_encode, models_record, new_components
 
 DUPLICATE_RULES = ("exact_duplicate", "near_duplicate")
 
@@ -77,7 +77,8 @@ class BatchIngest:
         self.writer = IndexWriter(self.index, components=components, lock_timeout=self.lock_timeout)
         try:
             if self.writer.version == 0:
-                settings = IngestSettings()
+                # as `latte ingest` does: a page-image profile makes each PDF page one passage
+                settings = IngestSettings(page_passages=self.profile in IMAGE_PROFILES)
                 self.writer.manifest["settings"] = {"ingest": settings.model_dump(), "profile": self.profile}
                 if self.encoders:
                     self.writer.set_models(models_record(self.encoders))

@@ -57,6 +57,12 @@ class Metrics:
         )
         self.version = pc.Gauge("latte_index_version", "index version being served", registry=r)
         self.doc_count = pc.Gauge("latte_index_documents", "live documents in the served version", registry=r)
+        self.page_images = pc.Counter(
+            "latte_page_images_total",
+            "page images answered: rendered, cached (from the LRU cache) or not_modified (304)",
+            ["result"],
+            registry=r,
+        )
         self.errors = pc.Counter("latte_unhandled_errors_total", "requests that ended in an unexpected error", registry=r)
 
     def observe_request(self, method: str, endpoint: str, status: int, seconds: float) -> None:

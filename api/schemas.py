@@ -100,6 +100,9 @@ class HitOut(BaseModel):
     retrievers: dict[str, RetrieverScoreOut] = Field(default_factory=dict, description="per-retriever rank and score")
     rerank_score: float | None = Field(None, description="MaxSim score when the hit was reranked")
     metadata: dict[str, Any] = Field(default_factory=dict)
+    page_image_url: str | None = Field(
+        None, description="for a PDF passage: the relative URL of its page as a PNG (GET /v1/documents/{id}/pages/{page}.png)"
+    )
 
 
 class SearchResponse(BaseModel):
@@ -144,6 +147,7 @@ class CitationOut(BaseModel):
     start: int | None
     end: int | None
     truncated: bool = False
+    page_image_url: str | None = Field(None, description="for a PDF page: the relative URL of the page as a PNG")
 
 
 class AnswerResponse(BaseModel):

@@ -28,6 +28,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from api.page_worker import MIN_DPI as MIN_PAGE_DPI
+
 ENV_PREFIX = "LATTE_"
 SETTINGS_FILE_ENV = "LATTE_SETTINGS_FILE"
 MiB = 1024 * 1024
@@ -64,6 +66,21 @@ class Settings(BaseSettings):
     torch_threads: int | None = Field(
         None, ge=1, description="torch intra-op threads; 1 keeps query latency low under concurrent load or on a busy CPU"
     )
+    colpali_model: str | None = Field(
+        None,
+        description="page-image model of the colpali profile (a folder or a hub id); default: the one the index "
+        "recorded, else vidore/colpali-v1.3-hf",
+    )
+
+    # -- page images of PDF documents ---------------------------------------------------------------------------
+    page_image_dpi: int = Field(96, ge=MIN_PAGE_DPI, description="resolution of a page image when the request gives none")
+    page_image_max_dpi: int = Field(200, ge=72, le=600, description="highest resolution a request may ask for")
+    page_image_max_pixels: int = Field(
+        16_000_000, ge=100_000, description="pixel budget of one page image (a larger page is rendered at a lower dpi)"
+    )
+    page_cache_bytes: int = Field(32 * MiB, ge=0, description="memory for recently rendered page images (0: no cache)")
+    page_render_workers: int = Field(1, ge=1, le=64, description="child processes rendering page images")
+    page_render_timeout: float = Field(30.0, gt=0, description="seconds a page may take to render (then 504)")
 
     # -- server -------------------------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="address `latte serve` binds (0.0.0.0 in Docker)")
@@ -134,6 +151,15 @@ class Settings(BaseSettings):
         if profile not in PROFILE_INDEXES:
             raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILE_INDEXES)}")
         return profile
+
+    @model_validator(mode="after")
+    def _page_dpi(self) -> "Settings":
+        if self.page_image_dpi > self.page_image_max_dpi:
+            raise ValueError(
+                f"LATTE_PAGE_IMAGE_DPI={self.page_image_dpi} is over LATTE_PAGE_IMAGE_MAX_DPI={self.page_image_max_dpi}; "
+                "lower the first or raise the second"
+            )
+        return self
 
     @model_validator(mode="after")
     def _backend_needs(self) -> "Settings":

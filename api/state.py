@@ -20,6 +20,7 @@ from typing import Any
 
 from api.encoders import share_encoders
 from api.metrics import Metrics
+from api.page_images import PageRenderer
 from api.settings import Settings
 
 log = logging.getLogger("latte.api")
@@ -90,6 +91,11 @@ class AppState:
         self._served: Served | None = None
         self._reload_lock = threading.Lock()
         self._failed_stamp: tuple[int, int, int] | None = None
+        self.pages = PageRenderer(
+            workers=settings.page_render_workers,
+            timeout=settings.page_render_timeout,
+            cache_bytes=settings.page_cache_bytes,
+        )  # page images of PDF documents; its child processes start on the first page asked for
 
     # -- start-up ------------------------------------------------------------------------------------------------
     def load(self) -> None:
@@ -119,7 +125,9 @@ class AppState:
             else:
                 self.profile = self.settings.new_index_profile
                 models = None
-            self.encoders = share_encoders(load_encoders(self.profile, device=self.settings.device, models=models))
+            self.encoders = share_encoders(
+                load_encoders(self.profile, device=self.settings.device, models=models, image_model=self.settings.colpali_model)
+            )
             if snap is not None:
                 self._install(snap, stamp)
         except Exception as exc:  # reported by /readyz; the process stays up for /healthz and logs
@@ -178,7 +186,12 @@ class AppState:
 
                 log.warning("the index was rebuilt with profile %s (was %s): loading its encoders", profile, self.profile)
                 self.encoders = share_encoders(
-                    load_encoders(profile, device=self.settings.device, models=snap.manifest.get("models"))
+                    load_encoders(
+                        profile,
+                        device=self.settings.device,
+                        models=snap.manifest.get("models"),
+                        image_model=self.settings.colpali_model,
+                    )
                 )
                 self.profile = profile
             self._install(snap, stamp)
@@ -202,6 +215,7 @@ class AppState:
         return None if self._served is None else self._served.version
 
     def close(self) -> None:
+        self.pages.close()
         close = getattr(self.generator, "close", None)
         if close is not None:
             close()

@@ -2,14 +2,16 @@
 
 The body is parsed as it arrives (``python_multipart``'s streaming parser), so nothing is buffered in memory
 or spooled to the system temp folder, and client file names are reduced to a safe base name: no directory part,
-no ``..``, only ``[A-Za-z0-9._-]``, an allowed suffix. The caller removes the folder afterwards.
+no ``..``, only ``[A-Za-z0-9._-]``, an allowed suffix. Each file's SHA-256 is computed as it streams in (kept
+PDFs are named by it). The caller removes the folder afterwards.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator
 
@@ -57,6 +59,8 @@ class SavedFile:
     name: str  # the sanitised name it was saved under (a text/PDF document's id)
     path: Path
     size: int = 0
+    sha256: str = ""  # hex digest of the content, set when the part ends
+    _hash: Any = field(default_factory=hashlib.sha256, repr=False, compare=False)
 
 
 class _Receiver:
@@ -126,8 +130,10 @@ class _Receiver:
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         if self._out is not None:
-            self._out.write(data[start:end])
-            self.files[-1].size += end - start
+            chunk = data[start:end]
+            self._out.write(chunk)
+            self.files[-1].size += len(chunk)
+            self.files[-1]._hash.update(chunk)
         else:
             self._field_size += end - start
             if self._field_size > MAX_FIELD_BYTES:
@@ -137,6 +143,7 @@ class _Receiver:
         if self._out is not None:
             self._out.close()
             self._out = None
+            self.files[-1].sha256 = self.files[-1]._hash.hexdigest()
         elif self._in_field is not None:
             field, self._in_field = self._in_field, None
             raise HTTPException(

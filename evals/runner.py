@@ -66,9 +66,9 @@ def profile_for(pipelines: Sequence[Pipeline]) -> str:
     if "sparse" in needs:
         return "m3"
     if "tensors" in needs:
-        return "minilm-tokens"
-    if "dense" in needs:
         return "default"
+    if "dense" in needs:
+        return "dense"
     return "bm25"
 
 

@@ -53,7 +53,7 @@ def ingest(
     text_field: Optional[str] = typer.Option(None, help="text column/field"),
     title_field: Optional[str] = typer.Option(None, help="title column/field"),
     profile: Optional[str] = typer.Option(
-        None, help="model profile for dense/sparse/tensor indexes (default: the index's, or 'default'); 'bm25' for none"
+        None, help="bm25 | dense | default (dense + MiniLM token tensors) | m3 | colpali; an existing index keeps its own"
     ),
     passage_size: int = typer.Option(200, help="words per passage"),
     passage_overlap: int = typer.Option(40, help="words shared by consecutive passages"),

@@ -173,6 +173,7 @@ class Planner:
         names = self.resolve_mode(opt.mode)
         t = time.perf_counter()
         encoded = self.encode_query(query, names, opt)
+        encoded["options"] = opt  # per-query options some retrievers read (the colbert ranker's quantization)
         timings["encode"] = _ms(t)
         allowed = allowed_mask(self.docs, opt.filters) if opt.filters else None
         rankings: dict[str, Ranking] = {}

@@ -69,13 +69,16 @@ class ColbertRanker:
     def __init__(self, tensors: Any, n_docnos: int) -> None:
         self.tensors = tensors
         self.n_docnos = n_docnos
-        self.quantization = "binary"
 
     def retrieve(self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None) -> Ranking:
         q = encoded.get("multivector")
         if q is None:
             raise RuntimeError("colbert mode needs the multi-vector query encoder; none is loaded")
-        d, s, best = self.tensors.search_all(q, n, allowed=allowed, n_docnos=self.n_docnos)
+        opt = encoded.get("options")
+        d, s, best = self.tensors.search_all(
+            q, n, allowed=allowed, n_docnos=self.n_docnos,
+            quantization=getattr(opt, "quantization", "binary"), backend=getattr(opt, "backend", "auto"),
+        )
         return Ranking(d, s, best)
 
 

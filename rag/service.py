@@ -17,8 +17,11 @@ from rag.planner import Planner
 # profile name -> (encoder profile in rag.encoders.registry, the passage-level indexes it builds)
 PROFILES: dict[str, tuple[str | None, tuple[str, ...]]] = {
     "bm25": (None, ()),
-    "default": ("default", ("dense",)),
-    "minilm-tokens": ("default", ("dense", "tensors")),
+    # the default follows the SciFact measurement: MaxSim over binary MiniLM token tensors lifts BM25 + dense RRF
+    # from 0.712 to 0.740 nDCG@10 (README), so the default profile builds the tensors and reranks
+    "default": ("default", ("dense", "tensors")),
+    "dense": ("default", ("dense",)),
+    "minilm-tokens": ("default", ("dense", "tensors")),  # the same as "default" (its name before it became one)
     "m3": ("m3", ("dense", "sparse", "tensors")),
     # PDF pages as images: MiniLM dense on page text, ColPali/ColQwen2 page patches as the tensors
     "colpali": ("default", ("dense", "tensors")),

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import ReadAuth, ServedDep, SettingsDep, StateDep
 from api.errors import scrub
+from api.page_images import add_citation_urls
 from api.routes.search import ERRORS, check_limits, run_search
 from api.schemas import AnswerRequest, AnswerResponse, ErrorOut
 
@@ -48,7 +49,13 @@ def _sse(event: str, data: dict[str, Any]) -> str:
     return AnswerEvent(event, data).to_sse()  # type: ignore[arg-type]
 
 
-async def _stream(events: Iterator[Any], version: int, request_id: str) -> AsyncIterator[str]:
+def add_answer_urls(data: dict[str, Any], root_path: str) -> None:
+    """Page image URLs on the citations and sources of an answer (its JSON, or a citations/done event's data)."""
+    for key in ("citations", "sources"):
+        add_citation_urls(data.get(key) or [], root_path)
+
+
+async def _stream(events: Iterator[Any], version: int, request_id: str, root_path: str = "") -> AsyncIterator[str]:
     """Each answer event as an SSE frame; the blocking iterator is advanced in the threadpool."""
     it = iter(events)
     try:
@@ -58,6 +65,8 @@ async def _stream(events: Iterator[Any], version: int, request_id: str) -> Async
                 return
             if ev.type == "done":
                 ev.data["version"] = version
+            if ev.type in ("citations", "done"):
+                add_answer_urls(ev.data, root_path)
             yield ev.to_sse()
     except Exception:
         log.exception("answer stream %s failed", request_id)
@@ -106,19 +115,24 @@ async def answer_question(
     result = await run_in_threadpool(run_search, served.planner, req.question, req, state.roots)
     state.metrics.observe_search("answer", result.timings_ms)
     kwargs = dict(max_tokens=max_tokens, temperature=temperature, floor=req.floor)
+    root_path = request.scope.get("root_path", "")
     try:
         if req.stream:
             events = await run_in_threadpool(lambda: answer(req.question, result.hits, state.generator, stream=True, **kwargs))
             rid = request.scope.get("state", {}).get("request_id", "")
-            return StreamingResponse(_stream(events, result.version, rid), media_type="text/event-stream", headers=SSE_HEADERS)
+            return StreamingResponse(
+                _stream(events, result.version, rid, root_path), media_type="text/event-stream", headers=SSE_HEADERS
+            )
         ans = await run_in_threadpool(lambda: answer(req.question, result.hits, state.generator, **kwargs))
     except GenerationError as exc:
         raise HTTPException(502, f"the LLM backend failed: {scrub(str(exc), state.roots)}") from None
     except ValueError as exc:
         raise HTTPException(422, scrub(str(exc), state.roots)) from None
+    body = ans.to_dict()
+    add_answer_urls(body, root_path)
     return {
         "question": req.question,
-        **ans.to_dict(),
+        **body,
         "version": result.version,
         "retrievers": result.retrievers,
         "timings_ms": result.timings_ms,

@@ -16,14 +16,16 @@ from typing import Any, Callable
 from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import ReadAuth, ServedDep, SettingsDep, WritableDep, WriteAuth
+from api.deps import ReadAuth, ServedDep, SettingsDep, StateDep, WritableDep, WriteAuth
 from api.errors import scrub
-from api.ingest import BatchIngest, IngestResult, delete_document
+from api.ingest import BatchIngest, IngestResult, Outcome, delete_document
+from api.kept_files import keep_file, public_source
 from api.schemas import DeleteResponse, DocumentOut, DocumentsRequest, ErrorOut, IngestResponse
 from api.state import AppState
 from api.uploads import ALLOWED_SUFFIXES, SavedFile, receive_files
 
 router = APIRouter(tags=["documents"])
+SERVED_STATUSES = ("indexed", "replaced", "unchanged")
 log = logging.getLogger("latte.api")
 
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
@@ -140,9 +142,10 @@ async def add_documents(body: DocumentsRequest, state: WritableDep, settings: Se
     summary="Upload files (PDF, txt, md, JSONL)",
 )
 async def upload_documents(request: Request, state: WritableDep, settings: SettingsDep) -> dict[str, Any]:
-    """Files are streamed into a temporary folder inside the index folder under sanitised names, ingested like
+    """Files are streamed into a temporary folder inside the index folder under sanitised names and ingested like
     `latte ingest` does (a text or PDF file is one document whose id is its sanitised name; JSONL holds one
-    document per line), and removed afterwards."""
+    document per line). A PDF that becomes a document is kept as `index/files/<sha256>.pdf` (its source, for page
+    images); everything else is removed afterwards."""
     from rag.loaders import LoadOptions, iter_documents
     from rag.records import LoadProblem
 
@@ -153,6 +156,7 @@ async def upload_documents(request: Request, state: WritableDep, settings: Setti
 
         def job() -> tuple[IngestResult, list[dict[str, Any]]]:
             files: list[dict[str, Any]] = []
+            created: dict[Path, list[Outcome]] = {}  # PDFs this request kept for the first time -> their documents
             with BatchIngest(state.index, profile=state.profile or settings.new_index_profile, encoders=state.encoders or {},
                              lock_timeout=settings.write_lock_timeout) as batch:
                 for f in saved:
@@ -164,16 +168,25 @@ async def upload_documents(request: Request, state: WritableDep, settings: Setti
                                 rec.source = f.name
                                 entry["problems"].append({"source": f.name, "message": scrub(rec.message, [str(tmp)]),
                                                           "line": rec.line, "level": rec.level})
-                            else:
-                                rec.source = f"upload:{f.name}"
-                                entry["documents"].append(rec.id)
-                            batch.add(rec)
+                                batch.add(rec)
+                                continue
+                            kept = _place(rec, f, state.index)
+                            entry["documents"].append(rec.id)
+                            outcome = batch.add(rec)
+                            if outcome is not None:
+                                outcome.source = upload_label(f.name)  # never the kept file's path
+                                if kept is not None and kept[1]:
+                                    created.setdefault(kept[0], []).append(outcome)
                     except ValueError as exc:  # a file the loaders refuse as a whole
                         problem = LoadProblem(f.name, scrub(str(exc), [str(tmp)]))
                         batch.add(problem)
                         entry["problems"].append({"source": f.name, "message": problem.message, "line": None, "level": "error"})
                     files.append(entry)
-                return batch.finish(), files
+                result = batch.finish()
+            for path, outcomes in created.items():  # kept for documents that were all dropped: not needed
+                if not any(o.status in SERVED_STATUSES for o in outcomes):
+                    path.unlink(missing_ok=True)
+            return result, files
 
         res, files = await _write(state, job)
     finally:
@@ -182,6 +195,24 @@ async def upload_documents(request: Request, state: WritableDep, settings: Setti
     for p in res.problems:
         p.message = scrub(p.message, [str(tmp)])
     return _response(res, t0, files)
+
+
+def upload_label(name: str) -> str:
+    """How an uploaded file is named in responses and metadata (never a server path)."""
+    return f"upload:{name}"
+
+
+def _place(doc: Any, f: SavedFile, index: Path) -> tuple[Path, bool] | None:
+    """Set an uploaded document's source and ``metadata["path"]``; a PDF document's file is kept (content-addressed)
+    and becomes its source. Returns ``(kept path, created)`` for a PDF, else None."""
+    if doc.metadata.get("path") == str(f.path):  # set by the text/PDF loaders: the temporary path, not for clients
+        doc.metadata["path"] = upload_label(f.name)
+    if doc.pages is not None and f.sha256:  # only the PDF loader sets pages
+        kept = keep_file(f.path, index, f.sha256)
+        doc.source = str(kept[0].resolve())
+        return kept
+    doc.source = upload_label(f.name)
+    return None
 
 
 def _file_entry(f: SavedFile) -> dict[str, Any]:
@@ -195,7 +226,7 @@ def _file_entry(f: SavedFile) -> dict[str, Any]:
     responses={404: {"model": ErrorOut, "description": "no live document with this id"}, 503: {"model": ErrorOut}},
     summary="Read one document with its passages",
 )
-def get_document(doc_id: str, served: ServedDep) -> dict[str, Any]:
+def get_document(doc_id: str, served: ServedDep, state: StateDep) -> dict[str, Any]:
     docs = served.planner.docs
     docno = docs.id_map.get(doc_id)
     if docno is None:
@@ -207,7 +238,7 @@ def get_document(doc_id: str, served: ServedDep) -> dict[str, Any]:
         "title": doc.title,
         "text": doc.text,
         "metadata": doc.metadata,
-        "source": doc.source if not Path(doc.source).is_absolute() else Path(doc.source).name,
+        "source": public_source(doc.source, state.index),
         "pages": None if doc.pages is None else [{"page": p.page, "start": p.start, "end": p.end} for p in doc.pages],
         "passages": [{"ordinal": p.ordinal, "start": p.start, "end": p.end, "page": p.page, "text": p.text} for p in passages],
         "version": served.version,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 
 from api.deps import ReadAuth, ServedDep, SettingsDep, StateDep
 from api.errors import scrub
+from api.page_images import add_hit_urls
 from api.schemas import ErrorOut, SearchOptionsIn, SearchRequest, SearchResponse
 from api.settings import Settings
 
@@ -93,12 +94,15 @@ def run_search(planner: Any, query: str, opt: SearchOptionsIn, roots: list[str])
     responses=ERRORS,
     summary="Search the index",
 )
-def search(req: SearchRequest, served: ServedDep, settings: SettingsDep, state: StateDep) -> dict[str, Any]:
-    """Ranked documents with each retriever's rank and score, the rerank score and the best passage.
+def search(req: SearchRequest, request: Request, served: ServedDep, settings: SettingsDep, state: StateDep) -> dict[str, Any]:
+    """Ranked documents with each retriever's rank and score, the rerank score and the best passage (with the URL
+    of its page image when it is a PDF page).
 
     Runs in the threadpool: the event loop keeps serving while the planner works. The whole search uses the
     version that was current when it started (``version`` in the response)."""
     check_limits("query", req.query, req, settings)
     result = run_search(served.planner, req.query, req, state.roots)
     state.metrics.observe_search("search", result.timings_ms)
-    return result.to_dict()
+    body = result.to_dict()
+    add_hit_urls(body["hits"], request.scope.get("root_path", ""))
+    return body

@@ -2,6 +2,8 @@
 // Search: POST /v1/search and show each hit with its retrieval trace.
 // Ask: search (so cited sources are on the page), then stream POST /v1/answer as Server-Sent Events read with
 // fetch + ReadableStream; citation markers [n] become links that scroll to and highlight the cited hit.
+// PDF pages: a hit or source from a PDF page shows a lazy-loaded thumbnail of the page (page_image_url); a click
+// opens the full page in a dialog; a citation click enlarges the cited hit's page.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -50,6 +52,59 @@ function fmt(x) {
   return typeof x === "number" ? (Math.abs(x) >= 100 ? x.toFixed(1) : x.toFixed(3)) : "";
 }
 
+// -- page images ------------------------------------------------------------------------------------------------------
+const THUMB_DPI = 48;
+
+function withDpi(url, dpi) {
+  return url + (url.includes("?") ? "&" : "?") + "dpi=" + dpi;
+}
+
+// An <img> cannot send the API key: with a key, fetch the image and show it from a blob URL.
+function setImage(img, url) {
+  const key = $("api-key").value.trim();
+  if (!key) {
+    img.src = url;
+    return;
+  }
+  fetch(url, { headers: { Authorization: "Bearer " + key } })
+    .then((resp) => (resp.ok ? resp.blob() : Promise.reject(new Error(String(resp.status)))))
+    .then((blob) => {
+      const local = URL.createObjectURL(blob);
+      img.addEventListener("load", () => URL.revokeObjectURL(local), { once: true });
+      img.src = local;
+    })
+    .catch(() => img.dispatchEvent(new Event("error")));
+}
+
+function pageFigure(url, page, label, extraClass) {
+  const fig = el("figure", "page-thumb" + (extraClass ? " " + extraClass : ""));
+  fig.dataset.url = url;
+  const button = el("button", "thumb-btn");
+  button.type = "button";
+  button.title = `open page ${page}`;
+  const img = el("img");
+  img.loading = "lazy";
+  img.alt = `page ${page} of ${label}`;
+  img.addEventListener("error", () => fig.classList.add("failed"));
+  setImage(img, withDpi(url, THUMB_DPI));
+  button.append(img);
+  button.addEventListener("click", () => openPage(url, `${label} · page ${page}`));
+  fig.append(button, el("figcaption", "muted", `p. ${page}`));
+  return fig;
+}
+
+function openPage(url, caption) {
+  const dialog = $("page-viewer");
+  const img = $("viewer-img");
+  img.removeAttribute("src");
+  img.alt = caption;
+  $("viewer-caption").textContent = caption;
+  $("viewer-open").href = url;
+  $("viewer-open").hidden = !!$("api-key").value.trim(); // a new tab could not send the key
+  setImage(img, url);
+  if (!dialog.open) dialog.showModal();
+}
+
 function hitId(docId) {
   return "hit-" + encodeURIComponent(docId).replace(/[^A-Za-z0-9_-]/g, "_");
 }
@@ -79,6 +134,7 @@ function renderHits(result) {
       trace.append(el("span", "chip", `passage ${hit.passage.ordinal}`));
       if (hit.passage.page) trace.append(el("span", "chip page", `p. ${hit.passage.page}`));
     }
+    if (hit.page_image_url) li.append(pageFigure(hit.page_image_url, hit.passage.page, hit.title || hit.doc_id));
     li.append(head, trace);
     if (hit.passage) li.append(el("p", "passage", hit.passage.text));
     list.append(li);
@@ -115,7 +171,14 @@ function flash(node) {
 function goToSource(number) {
   const src = sourcesByNumber.get(number);
   const target = (src && document.getElementById(hitId(src.doc_id))) || document.getElementById("source-" + number);
-  if (target) flash(target);
+  if (!target) return;
+  document.querySelectorAll(".page-thumb.expanded").forEach((f) => f.classList.remove("expanded"));
+  const figure = target.querySelector(".page-thumb");
+  if (figure && !figure.classList.contains("expanded")) {
+    figure.classList.add("expanded"); // the cited page, large enough to read: at the server's default resolution
+    setImage(figure.querySelector("img"), figure.dataset.url);
+  }
+  flash(target);
 }
 
 function renderCitedText(container, text) {
@@ -158,6 +221,7 @@ function renderSources(sources, cited) {
       ev.preventDefault();
       goToSource(s.number);
     });
+    if (s.page_image_url) li.append(pageFigure(s.page_image_url, s.page, s.title || s.doc_id, "small"));
     li.append(a, el("span", "title", " " + (s.title || s.doc_id)), el("span", "muted", ` ${s.doc_id}${s.page ? " · p. " + s.page : ""}`));
     li.append(el("div", "snippet", s.snippet));
     list.append(li);
@@ -271,5 +335,10 @@ document.addEventListener("DOMContentLoaded", () => {
     search().catch((err) => showMessage(String(err), true));
   });
   $("ask-btn").addEventListener("click", () => ask());
+  const viewer = $("page-viewer");
+  $("viewer-close").addEventListener("click", () => viewer.close());
+  viewer.addEventListener("click", (ev) => {
+    if (ev.target === viewer) viewer.close(); // a click on the backdrop
+  });
   loadStatus();
 });

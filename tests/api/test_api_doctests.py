@@ -5,7 +5,17 @@ import importlib
 
 import pytest
 
-MODULES = ["api.settings", "api.security", "api.errors", "api.uploads", "api.encoders", "api.routes.system"]
+MODULES = [
+    "api.settings",
+    "api.security",
+    "api.errors",
+    "api.uploads",
+    "api.encoders",
+    "api.routes.system",
+    "api.page_images",
+    "api.page_worker",
+    "api.kept_files",
+]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -98,9 +98,11 @@ def test_upload_text_markdown_jsonl_with_hostile_names(writable, tmp_path):
     # nothing was written beside or above the index, and the temporary upload folder is gone
     assert not (index.parent / "escape.txt").exists() and not (index.parent.parent / "escape.txt").exists()
     assert list((index / "uploads").iterdir()) == []
+    assert not (index / "files").exists()  # only PDFs are kept (for their page images)
     with writable.client() as c:
         doc = c.get("/v1/documents/notes.md").json()
         assert doc["title"] == "Notes title" and doc["source"] == "upload:notes.md"
+        assert doc["metadata"] == {"path": "upload:notes.md"}  # not the temporary path it was read from
 
 
 def test_upload_refusals(writable):
@@ -163,3 +165,6 @@ def test_upload_the_shared_sec_pdfs(writable):
         hits = c.post("/v1/search", json={"query": "net sales revenue quarter", "k": 5}).json()["hits"]
         pdf_hits = [h for h in hits if h["doc_id"].endswith(".pdf")]
         assert pdf_hits and all(h["passage"]["page"] >= 1 for h in pdf_hits)
+        assert all(h["page_image_url"].endswith(f"/pages/{h['passage']['page']}.png") for h in pdf_hits)
+    index = Path(writable.state.settings.index)
+    assert len(list((index / "files").glob("*.pdf"))) == len(pdfs)  # each PDF kept once, by content

@@ -97,3 +97,16 @@ def test_every_setting_is_documented():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "deployment.md").read_text()
     missing = [f"LATTE_{name.upper()}" for name in Settings.model_fields if f"`LATTE_{name.upper()}`" not in doc]
     assert missing == [], f"docs/deployment.md does not describe {missing}"
+
+
+def test_page_image_and_colpali_settings(monkeypatch):
+    monkeypatch.setenv("LATTE_COLPALI_MODEL", "/models/colpali-v1.3")
+    monkeypatch.setenv("LATTE_PAGE_IMAGE_MAX_DPI", "150")
+    s = Settings()
+    assert s.colpali_model == "/models/colpali-v1.3" and s.page_image_max_dpi == 150 and s.page_image_dpi == 96
+    with pytest.raises(ValidationError, match="LATTE_PAGE_IMAGE_MAX_DPI"):
+        Settings(page_image_dpi=120, page_image_max_dpi=100)
+    with pytest.raises(ValidationError):
+        Settings(page_image_dpi=20)  # under the lowest resolution a page may be asked at
+    with pytest.raises(ValidationError):
+        Settings(page_render_workers=0)

@@ -27,7 +27,7 @@ def index(tmp_path_factory):
     corpus.write_text(
         "".join(json.dumps({"_id": i, "title": t, "text": x, **m}) + "\n" for i, t, x, m in DOCS), encoding="utf-8"
     )
-    ingest_paths([corpus], root / "idx", profile="minilm-tokens", device="cpu")
+    ingest_paths([corpus], root / "idx", profile="default", device="cpu")
     return root / "idx"
 
 
@@ -39,7 +39,7 @@ def planner(index):
 def test_index_records_profile_models_and_tensor_sizes(index):
     snap = Snapshot.open(index)
     m = snap.manifest
-    assert m["settings"]["profile"] == "minilm-tokens"
+    assert m["settings"]["profile"] == "default"
     assert m["models"]["dense"]["dense_dim"] == 384 and m["models"]["multivector"]["multivector_dim"] == 384
     assert set(m["components"]) == {"docs", "bm25", "dense", "tensors"}
     rep = snap["tensors"].size_report()
@@ -106,7 +106,7 @@ def test_querying_with_another_model_is_refused(index):
     forged = json.loads(json.dumps(m["models"]))
     forged["dense"]["fingerprint"] = "0" * 16
     with pytest.raises(IncompatibleModel):
-        load_encoders("minilm-tokens", device="cpu", models=forged)
+        load_encoders("default", device="cpu", models=forged)
 
 
 def test_ingest_into_index_with_other_profile_is_refused(index, tmp_path):
