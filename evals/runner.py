@@ -94,8 +94,8 @@ def run_eval(
     device: str = "auto",
     progress: bool = True,
     k: int = 1000,
-    rerank_combine: str = "replace",
-    rerank_weight: float = 0.5,
+    rerank_combine: str = "weighted",
+    rerank_weight: float = 0.65,
 ) -> dict[str, Any]:
     from rag.clean import QualityRules
     from rag.ingest import IngestSettings

@@ -32,8 +32,10 @@ class SearchOptions:
     weights: dict[str, float] | None = None
     rerank: bool | None = None  # None: on where tensors exist
     rerank_depth: int = 100
-    rerank_combine: str = "replace"  # replace | rrf (first-stage rank with MaxSim rank) | weighted (min-max sum)
-    rerank_weight: float = 0.5  # share of the MaxSim evidence in rrf/weighted combination
+    # how MaxSim meets the first stage: replace | rrf (of the two ranks) | weighted (min-max sum). The default was
+    # tuned on SciFact *train* (809 queries): weighted with a 0.65 MaxSim share beat replace by 1.1 nDCG@10 points
+    rerank_combine: str = "weighted"
+    rerank_weight: float = 0.65  # share of the MaxSim evidence in rrf/weighted combination
     quantization: str = "binary"  # binary | float16 tensors for MaxSim
     maxsim_mode: str = "best_passage"  # best_passage | cross_passage (MaxSim over all of a document's tokens)
     backend: str = "auto"  # MaxSim backend: auto | cpu | cuda | triton | reference

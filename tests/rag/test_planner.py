@@ -74,13 +74,24 @@ def test_filters_apply_in_every_retriever(planner):
 
 
 def test_rerank_reorders_fused_candidates_and_explains(planner):
-    res = planner.search("what barks", SearchOptions(k=5, mode="bm25+dense", rerank=True, rerank_depth=5))
+    res = planner.search(
+        "what barks", SearchOptions(k=5, mode="bm25+dense", rerank=True, rerank_depth=5, rerank_combine="replace")
+    )
     assert "rerank" in res.timings_ms
     assert all(h.rerank_score is not None for h in res.hits)
     ms = [h.rerank_score for h in res.hits]
     assert ms == sorted(ms, reverse=True)  # "replace": MaxSim order
     w = planner.search("what barks", SearchOptions(k=5, mode="bm25+dense", rerank=True, rerank_combine="rrf"))
     assert len(w.hits) == 5
+    # the default: 0.35 * minmax(first stage) + 0.65 * minmax(MaxSim), written out for the top hit
+    d = planner.search("what barks", SearchOptions(k=5, mode="bm25+dense", rerank=True, rerank_depth=5))
+    first = {h.doc_id: h.score for h in planner.search("what barks", SearchOptions(k=5, mode="bm25+dense", rerank=False)).hits}
+    ms = {h.doc_id: h.rerank_score for h in d.hits}
+    lo_f, hi_f = min(first.values()), max(first.values())
+    lo_m, hi_m = min(ms.values()), max(ms.values())
+    top = d.hits[0]
+    expected = 0.35 * (first[top.doc_id] - lo_f) / (hi_f - lo_f) + 0.65 * (ms[top.doc_id] - lo_m) / (hi_m - lo_m)
+    assert top.score == pytest.approx(expected)
     off = planner.search("what barks", SearchOptions(k=5, mode="bm25+dense", rerank=False))
     assert all(h.rerank_score is None for h in off.hits)
 
