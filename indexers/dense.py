@@ -44,6 +44,7 @@ class DenseIndex(PassageIndex):
         self.device = device
         self._faiss: dict[str, Any] = {}
         self._folder: Path | None = None
+        self._hnsw: set[str] = set()
 
     def params(self) -> dict[str, Any]:
         return {
@@ -52,7 +53,16 @@ class DenseIndex(PassageIndex):
         }
 
     def _use_hnsw(self, n: int) -> bool:
-        return self.index_type == "hnsw" or (self.index_type == "auto" and n >= self.hnsw_min)
+        """HNSW for a new segment once the whole collection (with it) reaches ``hnsw_min`` passages."""
+        return self.index_type == "hnsw" or (self.index_type == "auto" and len(self) >= self.hnsw_min)
+
+    def _segment_loaded(self, seg: PassageSegment) -> None:
+        # decided once, when the segment is added; a loaded segment is HNSW exactly when its graph file exists
+        if self._folder is None or not (self._folder / seg.name).exists():
+            if self._use_hnsw(len(seg)):
+                self._hnsw.add(seg.name)
+        elif (self._folder / seg.name / "hnsw.faiss").exists():
+            self._hnsw.add(seg.name)
 
     def _build(self, batch: Any) -> dict[str, np.ndarray]:
         vecs = batch.encoded.get("dense")
@@ -66,7 +76,7 @@ class DenseIndex(PassageIndex):
     def _make_faiss(self, seg: PassageSegment) -> Any:
         faiss = _faiss()
         vecs = np.ascontiguousarray(np.asarray(seg.arrays["vectors"], dtype=np.float32))
-        if self._use_hnsw(len(seg)):
+        if seg.name in self._hnsw:
             idx = faiss.IndexHNSWFlat(self.dim, self.hnsw_m, faiss.METRIC_INNER_PRODUCT)
             idx.hnsw.efConstruction = self.ef_construction
             idx.add(vecs)
@@ -95,16 +105,13 @@ class DenseIndex(PassageIndex):
         state = super().save(folder, tag)
         faiss = _faiss()
         for seg in pending:
-            if self._use_hnsw(len(seg)):
+            if seg.name in self._hnsw:
                 faiss.write_index(self._index_for(seg), str(folder / seg.name / "hnsw.faiss"))
         self._folder = folder
         return state
 
-    @classmethod
-    def load(cls, folder: Path, state: dict, mmap: bool = True) -> "DenseIndex":
-        idx = super().load(folder, state, mmap)
-        idx._folder = folder
-        return idx  # type: ignore[return-value]
+    def _on_open(self, folder: Path) -> None:
+        self._folder = folder
 
     def search(
         self, query: np.ndarray, n: int, *, allowed: np.ndarray | None = None, n_docnos: int | None = None

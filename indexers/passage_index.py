@@ -60,6 +60,9 @@ class PassageIndex:
     def _segment_loaded(self, seg: PassageSegment) -> None:
         """Called after a segment is added or loaded (e.g. to build an in-memory search structure)."""
 
+    def _on_open(self, folder: Path) -> None:
+        """Called by ``load`` before any segment is loaded."""
+
     # interface -------------------------------------------------------------------------------------------------
     def add_batch(self, batch: Any) -> None:
         docnos = batch.passage_docnos
@@ -113,6 +116,7 @@ class PassageIndex:
     @classmethod
     def load(cls, folder: Path, state: dict, mmap: bool = True) -> "PassageIndex":
         idx = cls.from_params(state["params"])
+        idx._on_open(folder)
         for s in state["segments"]:
             names = ("docnos", "ordinals", *cls.payload_files)
             arrays = {n: load_npy(folder / s["name"] / f"{n}.npy", mmap) for n in names}

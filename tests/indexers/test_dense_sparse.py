@@ -111,3 +111,21 @@ def test_sparse_exact_dot_products_best_passage_delete(tmp_path):
 def test_best_per_document_ties_prefer_earlier_passage():
     d, s, best = best_per_document(np.array([1, 1]), np.array([3, 2]), np.array([0.5, 0.5]), 5)
     assert best == {1: 2}
+
+
+def test_auto_switches_new_segments_to_hnsw_beyond_collection_size(tmp_path):
+    rng = np.random.default_rng(4)
+    idx = DenseIndex(16, hnsw_min=25)
+    first = _unit(rng.normal(size=(20, 16)).astype(np.float32))
+    second = _unit(rng.normal(size=(20, 16)).astype(np.float32))
+    idx.add_batch(_batch(0, 20, 1, {"dense": first}))
+    idx.add_batch(_batch(20, 20, 1, {"dense": second}))
+    # 20 passages: exact; 40 >= 25: the new segment gets an HNSW graph, saved beside it and found again on load
+    assert idx._hnsw == {idx.segments[1].name}
+    state = idx.save(tmp_path / "dense", "v000001")
+    assert (tmp_path / "dense" / idx.segments[1].name / "hnsw.faiss").exists()
+    assert not (tmp_path / "dense" / idx.segments[0].name / "hnsw.faiss").exists()
+    loaded = DenseIndex.load(tmp_path / "dense", state)
+    assert loaded._hnsw == {idx.segments[1].name}
+    d, _, _ = loaded.search(second[3], 1)
+    assert d.tolist() == [23]
