@@ -84,8 +84,10 @@ class TensorIndex(PassageIndex):
         }
 
     # -- scoring -----------------------------------------------------------------------------------------------
-    def candidate_passages(self, docnos: np.ndarray) -> list[tuple[PassageSegment, np.ndarray, np.ndarray]]:
-        """For each segment: (segment, passage rows of the candidates grouped by document, the docno of each group)."""
+    def candidate_passages(
+        self, docnos: np.ndarray
+    ) -> list[tuple[PassageSegment, np.ndarray, np.ndarray, np.ndarray]]:
+        """For each segment: (segment, candidate passage rows grouped by document, each group's docno, group sizes)."""
         out = []
         docnos = np.asarray(docnos, dtype=np.int64)
         for seg in self.segments:
