@@ -1,4 +1,4 @@
-"""The default profile (BM25 + all-MiniLM-L6-v2 dense, loaded offline): hybrid search and API ingest encode with
+"""The default profile (BM25 + all-MiniLM-L6-v2 dense + MiniLM token tensors, loaded offline): hybrid search and API ingest encode with
 the one model the server loaded, concurrent queries and document encoding share it safely."""
 
 from __future__ import annotations
@@ -27,9 +27,11 @@ def test_hybrid_search_and_ingest_with_the_loaded_encoder(minilm_index):
     query = " ".join(make_text(4).split()[:5])
     with live_server(Settings(index=minilm_index, api_keys=[KEY], device="cpu")) as live, live.client() as c:
         ready = c.get("/readyz").json()
-        assert ready["profile"] == "default" and ready["encoders"] == ["dense"]
+        # the default profile: MiniLM dense plus MiniLM token tensors for the MaxSim rerank
+        assert ready["profile"] == "default" and ready["encoders"] == ["dense", "multivector"]
         body = c.post("/v1/search", json={"query": query, "k": 5}).json()
         assert body["retrievers"] == ["bm25", "dense"] and "dense" in body["timings_ms"]
+        assert "rerank" in body["timings_ms"] and all(h["rerank_score"] is not None for h in body["hits"])
         assert body["hits"][0]["doc_id"] == "doc4"
         assert all("dense" in h["retrievers"] for h in body["hits"])
         # the same result as the planner in this process over the same version
