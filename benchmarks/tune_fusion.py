@@ -53,10 +53,7 @@ def main() -> None:
     a = ap.parse_args()
     names = a.retrievers.split(",")
     planner = open_searcher(a.index, device="cpu")
-    docs = planner.docs
-    ids_of = [""] * docs.next_docno
-    for seg in docs.segments:
-        ids_of[seg.start : seg.start + seg.n_docs] = seg.docs.column("id").to_pylist()
+    ids_of = planner.docs.ids_by_docno()
     grid = [("rrf", 60.0, None, 1000)]
     for k, w, depth in itertools.product((10, 30, 60, 100), (0.3, 0.4, 0.5, 0.6, 0.7), (100, 1000)):
         grid.append(("rrf", float(k), w, depth))

@@ -73,10 +73,7 @@ def main() -> None:
     a = ap.parse_args()
     planner = open_searcher(a.index, device="cpu")
     quants = ["binary"] + (["float16"] if planner.snapshot["tensors"].store_float16 else [])
-    docs = planner.docs
-    ids_of = [""] * docs.next_docno
-    for seg in docs.segments:
-        ids_of[seg.start : seg.start + seg.n_docs] = seg.docs.column("id").to_pylist()
+    ids_of = planner.docs.ids_by_docno()
     configs = [(None, 0, "none", 0.0)] + [
         (qz, d, how, w)
         for qz in quants

@@ -124,7 +124,7 @@ def run_eval(
         ).to_dict()
     ingest_s = time.perf_counter() - t0
     planner = open_searcher(index, device=device)
-    ids = _docno_ids(planner)
+    ids = planner.docs.ids_by_docno()
     results: dict[str, EvalResult] = {}
     timings: dict[str, float] = {}
     qids = list(ds.queries)
@@ -164,11 +164,3 @@ def run_eval(
         "markdown": markdown_table(results, measures),
         "files": {k_: str(v) for k_, v in files.items()},
     }
-
-
-def _docno_ids(planner: Any) -> list[str]:
-    docs = planner.docs
-    ids: list[str] = [""] * docs.next_docno
-    for seg in docs.segments:
-        ids[seg.start : seg.start + seg.n_docs] = seg.docs.column("id").to_pylist()
-    return ids

@@ -12,6 +12,12 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 
+def fit_mask(mask: np.ndarray, n: int) -> np.ndarray:
+    """A bool mask cut or padded (with False) to length ``n``: filters built before later adds still apply."""
+    mask = np.asarray(mask, dtype=bool)
+    return mask[:n] if len(mask) >= n else np.concatenate([mask, np.zeros(n - len(mask), dtype=bool)])
+
+
 def fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:

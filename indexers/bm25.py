@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from indexers.analyzer import Analyzer
-from indexers.arrays import load_npy, read_arrow, save_npy, write_arrow
+from indexers.arrays import fit_mask, load_npy, read_arrow, save_npy, write_arrow
 
 
 def idf_lucene(df: np.ndarray, n: int) -> np.ndarray:
@@ -288,7 +288,7 @@ class BM25Index:
         scores = self.score_all(query)
         matched = scores > 0
         if allowed is not None:
-            matched &= _fit_mask(allowed, len(scores))
+            matched &= fit_mask(allowed, len(scores))
         cand = np.flatnonzero(matched)
         return top_k(cand, scores[cand], k)
 
@@ -327,13 +327,6 @@ class BM25Index:
     def files_of(state: dict) -> set[str]:
         """Names (relative to the index's folder) that ``state`` needs; everything else is garbage."""
         return {s["name"] for s in state["segments"]} | {state["vocab"], state["deleted"]}
-
-
-def _fit_mask(mask: np.ndarray, n: int) -> np.ndarray:
-    mask = np.asarray(mask, dtype=bool)
-    if len(mask) >= n:
-        return mask[:n]
-    return np.concatenate([mask, np.zeros(n - len(mask), dtype=bool)])
 
 
 def top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from indexers.arrays import fit_mask
 from indexers.passage_index import PassageIndex, PassageSegment, best_per_document
 
 
@@ -123,7 +124,7 @@ class DenseIndex(PassageIndex):
         total = n_docnos or self.max_docno
         alive = self.alive_docnos(total)
         if allowed is not None:
-            alive = alive & _fit(allowed, total)
+            alive = alive & fit_mask(allowed, total)
         ds, os_, ss = [], [], []
         for seg in self.segments:
             if not len(seg):
@@ -147,11 +148,6 @@ class DenseIndex(PassageIndex):
         if not ds:
             return np.zeros(0, np.int64), np.zeros(0, np.float32), {}
         return best_per_document(np.concatenate(ds), np.concatenate(os_), np.concatenate(ss), n)
-
-
-def _fit(mask: np.ndarray, n: int) -> np.ndarray:
-    mask = np.asarray(mask, dtype=bool)
-    return mask[:n] if len(mask) >= n else np.concatenate([mask, np.zeros(n - len(mask), bool)])
 
 
 def _maybe_gpu(index: Any, device: str) -> Any:

@@ -235,6 +235,13 @@ class DocStore:
         doc_id = s.docs.column("id")[r].as_py()
         return [Passage(doc_id, p["ordinal"], p["start"], p["end"], text[p["start"] : p["end"]], p["page"]) for p in rows]
 
+    def ids_by_docno(self) -> list[str]:
+        """Document id of every docno (deleted ones included), for turning docno rankings into ids in bulk."""
+        ids: list[str] = [""] * self.next_docno
+        for s in self.segments:
+            ids[s.start : s.start + s.n_docs] = s.docs.column("id").to_pylist()
+        return ids
+
     def iter_live(self) -> Iterator[tuple[int, DocSegment, int]]:
         dead = self.deleted_set
         for s in self.segments:

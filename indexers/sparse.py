@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from indexers.arrays import fit_mask
 from indexers.passage_index import PassageIndex, best_per_document
 
 
@@ -65,8 +66,7 @@ class SparseIndex(PassageIndex):
         total = n_docnos or self.max_docno
         alive = self.alive_docnos(total)
         if allowed is not None:
-            a = np.asarray(allowed, dtype=bool)
-            alive = alive & (a[:total] if len(a) >= total else np.concatenate([a, np.zeros(total - len(a), bool)]))
+            alive = alive & fit_mask(allowed, total)
         ds, os_, ss = [], [], []
         for seg in self.segments:
             if not len(seg):

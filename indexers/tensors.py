@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from indexers.arrays import fit_mask
 from indexers.passage_index import PassageIndex, PassageSegment
 
 
@@ -155,8 +156,7 @@ class TensorIndex(PassageIndex):
         total = n_docnos or self.max_docno
         alive = self.alive_docnos(total).copy()
         if allowed is not None:
-            a = np.asarray(allowed, dtype=bool)
-            alive &= a[:total] if len(a) >= total else np.concatenate([a, np.zeros(total - len(a), bool)])
+            alive &= fit_mask(allowed, total)
         cands = np.unique(np.concatenate([np.asarray(s.docnos) for s in self.segments])) if self.segments else np.zeros(0, np.int64)
         cands = cands[alive[cands]] if len(cands) else cands
         scores, best = self.score(query, cands, quantization=quantization, backend=backend)
