@@ -130,6 +130,10 @@ class AppState:
             )
             if snap is not None:
                 self._install(snap, stamp)
+            if "multivector" in self.encoders:
+                from rerank import lut_kernel
+
+                lut_kernel.warm_up()  # compile the CPU MaxSim kernel now, not on the first search
         except Exception as exc:  # reported by /readyz; the process stays up for /healthz and logs
             log.exception("loading the index or its models failed")
             self.load_error = f"{type(exc).__name__}: {exc}"

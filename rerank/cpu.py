@@ -5,9 +5,11 @@ chunk's similarities ``[n, longest, n_q]`` stay in cache; padded rows score ``-i
 over the token axis gives each passage's per-query-token maximum. Chunks run on a pool of ``threads``
 worker threads (each with one torch intra-op thread; the caller's thread settings are restored).
 
-Two kernels for binary codes (``method``):
+Three kernels for binary codes (``method``):
 
-- ``"query_lut"`` (default, faster here): for each byte position ``k`` and each byte value ``b`` the table
+- ``"fused_lut"`` (default when numba is installed): ``rerank.lut_kernel``, the query byte tables below summed
+  and maxed in one compiled loop per passage, with no padded copy and no ``tokens x n_q`` intermediate.
+- ``"query_lut"`` (the default without numba): for each byte position ``k`` and each byte value ``b`` the table
   holds the 256 partial sums ``q[:, 8k:8k+8] . bits(b)``; a token's dot product with every query token
   is then the sum of ``d/8`` table rows, which ``torch.nn.functional.embedding_bag(mode="sum")`` does
   in one call (a padded row points at a row of ``-inf``).
@@ -24,12 +26,19 @@ from typing import Any, Callable
 
 import numpy as np
 
+from rerank import lut_kernel
 from rerank._lazy import import_torch
 from rerank.bits import byte_bit_table, packed_width
 from rerank.store import TokenStore, dtype_name, is_tensor
 
-BINARY_METHODS = ("query_lut", "unpack_gemm")
-DEFAULT_BINARY_METHOD = "query_lut"  # benchmarks/bench_maxsim.py: 2.2-2.9x less time than unpack_gemm
+BINARY_METHODS = ("fused_lut", "query_lut", "unpack_gemm")
+# benchmarks/bench_maxsim.py: fused_lut about 2.5x less time than query_lut, which takes 2.2-2.9x less than unpack_gemm
+DEFAULT_BINARY_METHOD = "fused_lut"
+
+
+def default_binary_method() -> str:
+    """``"fused_lut"`` when numba is installed, else ``"query_lut"``."""
+    return DEFAULT_BINARY_METHOD if lut_kernel.available() else "query_lut"
 DEFAULT_CHUNK_TOKENS = 4096
 
 
@@ -143,7 +152,7 @@ def token_max_cpu(
 
     ``query`` float32 ``[n_q, d]``; ``passage_ids`` int64 ``[m]`` (in range, any order). Binary stores score
     the bits as 0/1 values. Returns float32 ``[m, n_q]``; the row of an empty passage is ``-inf``.
-    ``method``: ``"auto"`` | ``"query_lut"`` | ``"unpack_gemm"`` (binary) | ``"gemm"`` (float values);
+    ``method``: ``"auto"`` | ``"fused_lut"`` | ``"query_lut"`` | ``"unpack_gemm"`` (binary) | ``"gemm"`` (float values);
     ``threads``: worker threads over chunks (default: torch's intra-op thread count).
 
     >>> store = TokenStore.from_passages([np.array([[1.0] * 8, [-1.0] * 8]), np.zeros((0, 8))])
@@ -156,7 +165,7 @@ def token_max_cpu(
         raise ValueError(f"the cpu backend reads host memory but the store lives on {store.device}; "
                          "use backend='cuda' or pass a store built from numpy arrays")
     if method == "auto":
-        method = DEFAULT_BINARY_METHOD if store.binary else "gemm"
+        method = default_binary_method() if store.binary else "gemm"
     allowed = BINARY_METHODS if store.binary else ("gemm",)
     if method not in allowed:
         raise ValueError(f"method {method!r} does not apply to a {'binary' if store.binary else 'float'} store; "
@@ -173,6 +182,12 @@ def token_max_cpu(
     filled = np.flatnonzero(lengths > 0)
     if len(filled) == 0:
         return out
+    workers = max(1, threads if threads is not None else torch.get_num_threads())
+    if method == "fused_lut":
+        table = query_byte_table(np.ascontiguousarray(query, dtype=np.float32))
+        codes = data.numpy() if is_tensor(data) else data
+        out[filled] = lut_kernel.lut_token_max(codes, starts[filled], lengths[filled], table, threads=workers)
+        return out
     kernel = _chunk_kernel(np.ascontiguousarray(query, dtype=np.float32), store, method)
 
     def run(chunk: np.ndarray) -> None:
@@ -180,7 +195,6 @@ def token_max_cpu(
         rows, valid = _padded_rows(data, starts[positions], lengths[positions])
         out[positions] = kernel(rows, valid).numpy()
 
-    workers = max(1, threads if threads is not None else torch.get_num_threads())
     chunks = plan_chunks(lengths[filled], chunk_tokens)
     caller_threads = torch.get_num_threads()
     try:

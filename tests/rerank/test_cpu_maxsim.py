@@ -24,7 +24,8 @@ def assert_token_max_equal(got: np.ndarray, want: np.ndarray) -> None:
 
 @pytest.mark.parametrize("d", [128, 96])
 @pytest.mark.parametrize("n_q", [1, 32])
-@pytest.mark.parametrize("binary, method", [(True, "query_lut"), (True, "unpack_gemm"), (False, "gemm")])
+@pytest.mark.parametrize("binary, method",
+                         [(True, "fused_lut"), (True, "query_lut"), (True, "unpack_gemm"), (False, "gemm")])
 def test_equals_reference(d: int, n_q: int, binary: bool, method: str) -> None:
     query, store, tokens = make_case(d=d, n_q=n_q, seed=d + n_q, binary=binary)
     want = token_max_reference(query, tokens, store.token_offsets, IDS).numpy()
@@ -36,7 +37,7 @@ def test_equals_reference(d: int, n_q: int, binary: bool, method: str) -> None:
 def test_chunking_and_threads_do_not_change_results(threads: int, chunk_tokens: int) -> None:
     query, store, tokens = make_case(d=64, n_q=5, seed=3)
     want = token_max_reference(query, tokens, store.token_offsets, IDS).numpy()
-    for method in ("query_lut", "unpack_gemm"):
+    for method in ("fused_lut", "query_lut", "unpack_gemm"):
         got = token_max_cpu(query, store, IDS, method=method, threads=threads, chunk_tokens=chunk_tokens)
         assert_token_max_equal(got, want)
 
@@ -91,3 +92,23 @@ def test_bad_options_are_explained() -> None:
         token_max_cpu(query, store, IDS, method="gemm")
     with pytest.raises(ValueError, match="chunk_tokens"):
         token_max_cpu(query, store, IDS, chunk_tokens=0)
+
+
+def test_fused_kernel_rejects_rows_outside_the_codes() -> None:
+    from rerank.lut_kernel import lut_token_max
+
+    codes = np.zeros((4, 2), dtype=np.uint8)
+    table = query_byte_table(np.ones((1, 16), dtype=np.float32))
+    with pytest.raises(ValueError, match="outside"):
+        lut_token_max(codes, np.array([3]), np.array([2]), table)
+    with pytest.raises(ValueError, match="uint8"):
+        lut_token_max(codes.astype(np.int16), np.array([0]), np.array([1]), table)
+
+
+def test_fused_kernel_restores_numba_threads() -> None:
+    import numba
+
+    query, store, tokens = make_case(d=32, n_q=3, seed=8)
+    before = numba.get_num_threads()
+    token_max_cpu(query, store, IDS, method="fused_lut", threads=1)
+    assert numba.get_num_threads() == before

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["rerank.bits", "rerank.store", "rerank.reference", "rerank.cpu", "rerank.documents", "rerank.maxsim"]
+MODULES = ["rerank.bits", "rerank.store", "rerank.reference", "rerank.cpu", "rerank.lut_kernel", "rerank.documents", "rerank.maxsim"]
 
 
 @pytest.mark.parametrize("name", MODULES)
