@@ -24,9 +24,11 @@ Two checkpoint layouts are read:
   drop every [UNK]; sentence-transformers' MultiVectorEncoder ignores them too).
 
 Saves of sentence-transformers' own ``MultiVectorEncoder`` (modules ``MultiVectorMask``/``Normalize``)
-are refused with advice. Backbones with custom model code (``auto_map`` in ``config.json``, e.g. jina-colbert-v2's
-XLM-RoBERTa with rotary position embeddings, which ``transformers`` does not have) load only with
-``trust_remote_code=True``, and offline only when that code is already in the Hugging Face cache.
+are refused with advice. jina-colbert-v2's backbone (XLM-RoBERTa with rotary position embeddings, custom code
+``jinaai/xlm-roberta-flash-implementation`` that ``transformers`` does not have) runs on the native torch port in
+``rag.encoders.jina_xlmr`` unless ``trust_remote_code=True`` asks for jina's own code. Other backbones with custom
+model code (``auto_map`` in ``config.json``) load only with ``trust_remote_code=True``, and offline only when that
+code is already in the Hugging Face cache.
 """
 
 from __future__ import annotations
@@ -373,23 +375,48 @@ def load_projection(settings: ColBERTSettings) -> torch.nn.Sequential:
 
 
 def _load_backbone(settings: ColBERTSettings, dtype: torch.dtype, trust_remote_code: bool):
-    """Tokenizer and transformer of the checkpoint (weights checked: none missing)."""
+    """Tokenizer and transformer of the checkpoint (weights checked: none missing).
+
+    jina's rotary XLM-RoBERTa (jina-colbert-v2) runs on the native port ``rag.encoders.jina_xlmr`` unless
+    ``trust_remote_code=True`` and ``auto_map`` name jina's own code; any other custom code needs
+    ``trust_remote_code=True``. jina's tokenizer is a standard XLM-RoBERTa one: ``AutoTokenizer`` reads
+    ``tokenizer_class`` from ``tokenizer_config.json``; where a transformers version consults ``config.json``
+    (and its ``auto_map``) instead and refuses, the XLM-RoBERTa class is used directly.
+    """
     from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+    from rag.encoders.jina_xlmr import JinaXLMRError, is_jina_xlmr_config, load_jina_xlmr
 
     folder = settings.backbone_dir
     raw = _read_json(folder / "config.json") if (folder / "config.json").is_file() else {}
     auto_map = raw.get("auto_map") or {}
+    if is_jina_xlmr_config(raw) and not (trust_remote_code and auto_map):
+        try:
+            model = load_jina_xlmr(folder, dtype, _root_weight_files(folder))
+        except JinaXLMRError as exc:
+            raise ColBERTCheckpointError(
+                f"{folder}: {exc} (read natively as jina's XLM-RoBERTa with rotary positions, because config.json "
+                "names jinaai/xlm-roberta-flash-implementation or rotary positions)"
+            ) from exc
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True, trust_remote_code=False)
+        except (OSError, ValueError):
+            import transformers
+
+            xlmr_tokenizer = getattr(transformers, "XLMRobertaTokenizerFast", None) or transformers.XLMRobertaTokenizer
+            tokenizer = xlmr_tokenizer.from_pretrained(str(folder), local_files_only=True)
+        return tokenizer, model
     if auto_map and not trust_remote_code:
         raise ColBERTCheckpointError(
             f"{folder} runs custom model code ({auto_map.get('AutoModel', auto_map)}), which transformers does not "
-            "ship (jina-colbert-v2: XLM-RoBERTa with rotary position embeddings). Pass trust_remote_code=True to run "
-            "it; offline, that code must already be in the Hugging Face cache (download it once with "
-            "`huggingface-cli download jinaai/xlm-roberta-flash-implementation`)."
+            "ship. Pass trust_remote_code=True to run it; offline, that code must already be in the Hugging Face "
+            "cache (download its repository once on a machine with internet)."
         )
     if raw.get("position_embedding_type") == "rotary" and not auto_map:
         raise ColBERTCheckpointError(
             f"{folder}: config.json asks for rotary position embeddings but names no model code (auto_map); "
-            "transformers' XLM-RoBERTa has none, so its vectors would be wrong. Use the original checkpoint folder."
+            f"transformers' {raw.get('model_type', 'model')} has none, so its vectors would be wrong. Use the original "
+            "checkpoint folder."
         )
     kwargs = {"local_files_only": True, "trust_remote_code": trust_remote_code}
     try:
@@ -401,7 +428,8 @@ def _load_backbone(settings: ColBERTSettings, dtype: torch.dtype, trust_remote_c
             raise
         raise ColBERTCheckpointError(
             f"{folder}: its custom model code ({auto_map.get('AutoModel', auto_map)}) is not available offline ({exc}). "
-            "Download the code repository it names into the Hugging Face cache on a machine with internet."
+            "Download the code repository it names into the Hugging Face cache on a machine with internet"
+            + (", or leave trust_remote_code off to run jina's XLM-RoBERTa natively." if is_jina_xlmr_config(raw) else ".")
         ) from exc
     missing = sorted(k for k in info.get("missing_keys", ()) if not k.startswith("pooler."))
     if missing:

@@ -392,13 +392,19 @@ def test_bad_requests_say_what_to_do(stanford):
         stanford.encode(["fox"], kind="query", batch_size=0)
 
 
-def test_custom_model_code_needs_trust_remote_code(stanford_dir, tmp_path):
+def test_custom_model_code_needs_trust_remote_code_except_jinas(stanford_dir, tmp_path):
     folder = Path(shutil.copytree(stanford_dir, tmp_path / "jina-like"))
     config = json.loads((folder / "config.json").read_text())
     config["auto_map"] = {"AutoModel": "jinaai/xlm-roberta-flash-implementation--modeling_xlm_roberta.XLMRobertaModel"}
     (folder / "config.json").write_text(json.dumps(config))
     assert is_colbert_checkpoint(folder)
-    with pytest.raises(ColBERTCheckpointError, match="trust_remote_code=True"):
+    # jina's code is served natively (rag.encoders.jina_xlmr, see test_jina_xlmr.py); BERT weights and an absolute
+    # position config are not jina's rotary layout, so the native loader refuses them and names the way out
+    with pytest.raises(ColBERTCheckpointError, match="only jina's rotary variant.*trust_remote_code=True.*read natively"):
+        load_colbert(folder, device="cpu")
+    config["auto_map"] = {"AutoModel": "someone/other-code--modeling.CustomModel"}
+    (folder / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ColBERTCheckpointError, match="custom model code.*trust_remote_code=True"):
         load_colbert(folder, device="cpu")
     config.pop("auto_map")
     config["position_embedding_type"] = "rotary"

@@ -305,6 +305,173 @@ def build_tiny_pylate(
     return folder
 
 
+#: jina's implementation repository as ``auto_map`` names it in jina-colbert-v2's ``config.json``.
+JINA_CODE = "jinaai/xlm-roberta-flash-implementation"
+JINA_MARKERS = ("[QueryMarker]", "[DocumentMarker]")
+
+
+def jina_backbone_shapes(hidden: int, layers: int, intermediate: int, vocab: int, type_vocab: int = 1) -> dict[str, tuple[int, ...]]:
+    """Weight names and shapes of jina's rotary XLM-RoBERTa ``XLMRobertaModel`` (pooler included), unprefixed.
+
+    Written out by name from jina's ``modeling_xlm_roberta.py`` / ``convert_roberta_weights_to_flash.py``
+    rather than taken from ``rag.encoders.jina_xlmr``, so the loader is tested against an independent list.
+    """
+    shapes: dict[str, tuple[int, ...]] = {"embeddings.word_embeddings.weight": (vocab, hidden)}
+    if type_vocab > 0:
+        shapes["embeddings.token_type_embeddings.weight"] = (type_vocab, hidden)
+    shapes.update({"emb_ln.weight": (hidden,), "emb_ln.bias": (hidden,)})
+    for i in range(layers):
+        p = f"encoder.layers.{i}."
+        shapes.update({
+            p + "mixer.Wqkv.weight": (3 * hidden, hidden), p + "mixer.Wqkv.bias": (3 * hidden,),
+            p + "mixer.out_proj.weight": (hidden, hidden), p + "mixer.out_proj.bias": (hidden,),
+            p + "norm1.weight": (hidden,), p + "norm1.bias": (hidden,),
+            p + "mlp.fc1.weight": (intermediate, hidden), p + "mlp.fc1.bias": (intermediate,),
+            p + "mlp.fc2.weight": (hidden, intermediate), p + "mlp.fc2.bias": (hidden,),
+            p + "norm2.weight": (hidden,), p + "norm2.bias": (hidden,),
+        })
+    shapes.update({"pooler.dense.weight": (hidden, hidden), "pooler.dense.bias": (hidden,)})
+    return shapes
+
+
+def build_tiny_jina_colbert(
+    folder: str | Path,
+    *,
+    dim: int = 8,
+    hidden: int = 16,
+    layers: int = 2,
+    heads: int = 2,
+    query_maxlen: int = 16,
+    doc_maxlen: int = 48,
+    attend_to_mask_tokens: bool = True,
+    rotary_emb_base: float = 20000.0,
+    storage_dtype: torch.dtype = torch.bfloat16,
+    seed: int = 0,
+) -> Path:
+    """Write a tiny random checkpoint in ``jinaai/jina-colbert-v2``'s layout to ``folder``; return the folder.
+
+    - ``config.json``: jina's ``XLMRobertaFlashConfig`` keys (``architectures: ["HF_ColBERT"]``, ``auto_map``
+      naming ``jinaai/xlm-roberta-flash-implementation``, ``model_type: "xlm-roberta"``,
+      ``position_embedding_type: "rotary"``, ``rotary_emb_base``, the LoRA/flash keys, ``max_position_embeddings: 8194``);
+    - ``model.safetensors`` (bfloat16 by default, as jina ships it): the backbone under ``roberta.`` (colbert-ai's
+      ``HF_ColBERT`` saves it under jina's ``base_model_prefix``), pooler included, and ``linear.weight [dim, hidden]``;
+    - ``artifact.metadata``: colbert-ai's ColBERTConfig with jina's markers ``[QueryMarker]`` / ``[DocumentMarker]``
+      and ``attend_to_mask_tokens`` (true in jina's current file);
+    - an XLM-R style Unigram tokenizer (``tiny_models.train_xlmr_tokenizer`` on ``CORPUS``) with the two markers
+      added as special tokens.
+    """
+    from safetensors.torch import save_file
+    from tiny_models import train_xlmr_tokenizer
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = train_xlmr_tokenizer(CORPUS, vocab_size=400)
+    tokenizer.add_special_tokens({"additional_special_tokens": list(JINA_MARKERS)})
+    tokenizer.save_pretrained(str(folder))
+    vocab = len(tokenizer)
+    config = {
+        "_name_or_path": "jinaai/jina-colbert-v2",
+        "architectures": ["HF_ColBERT"],
+        "attention_probs_dropout_prob": 0.1,
+        "auto_map": {
+            "AutoConfig": f"{JINA_CODE}--configuration_xlm_roberta.XLMRobertaFlashConfig",
+            "AutoModel": f"{JINA_CODE}--modeling_xlm_roberta.XLMRobertaModel",
+            "AutoModelForMaskedLM": f"{JINA_CODE}--modeling_xlm_roberta.XLMRobertaForMaskedLM",
+            "AutoModelForPreTraining": f"{JINA_CODE}--modeling_xlm_roberta.XLMRobertaForPreTraining",
+        },
+        "bos_token_id": tokenizer.cls_token_id,
+        "classifier_dropout": None,
+        "emb_pooler": None,
+        "eos_token_id": tokenizer.eos_token_id,
+        "hidden_act": "gelu",
+        "hidden_dropout_prob": 0.1,
+        "hidden_size": hidden,
+        "initializer_range": 0.02,
+        "intermediate_size": 2 * hidden,
+        "layer_norm_eps": 1e-05,
+        "load_trained_adapters": False,
+        "lora_adaptations": None,
+        "lora_alpha": 1,
+        "lora_dropout_p": 0.0,
+        "lora_main_params_trainable": False,
+        "lora_rank": 4,
+        "matryoshka_dimensions": None,
+        "max_position_embeddings": 8194,
+        "model_type": "xlm-roberta",
+        "num_attention_heads": heads,
+        "num_hidden_layers": layers,
+        "output_past": True,
+        "pad_token_id": tokenizer.pad_token_id,
+        "position_embedding_type": "rotary",
+        "rotary_emb_base": rotary_emb_base,
+        "torch_dtype": str(storage_dtype).replace("torch.", ""),
+        "transformers_version": "4.43.4",
+        "truncate_dim": None,
+        "type_vocab_size": 1,
+        "use_cache": True,
+        "use_flash_attn": True,
+        "vocab_size": vocab,
+    }
+    (folder / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+
+    generator = torch.Generator().manual_seed(seed)
+    state = {}
+    for name, shape in jina_backbone_shapes(hidden, layers, 2 * hidden, vocab).items():
+        if len(shape) == 1:  # LayerNorm gains near 1, biases near 0
+            base = 1.0 if name.endswith(("norm1.weight", "norm2.weight", "emb_ln.weight")) else 0.0
+            tensor = base + 0.1 * torch.randn(shape, generator=generator)
+        else:
+            tensor = torch.randn(shape, generator=generator) / shape[-1] ** 0.5
+        state[f"roberta.{name}"] = tensor.to(storage_dtype).contiguous()
+    state["linear.weight"] = (torch.randn((dim, hidden), generator=generator) / hidden**0.5).to(storage_dtype)
+    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+
+    metadata = {
+        "query_token_id": JINA_MARKERS[0],
+        "doc_token_id": JINA_MARKERS[1],
+        "query_token": JINA_MARKERS[0],
+        "doc_token": JINA_MARKERS[1],
+        "ncells": None,
+        "centroid_score_threshold": None,
+        "ndocs": None,
+        "load_index_with_mmap": False,
+        "index_path": None,
+        "nbits": 1,
+        "kmeans_niters": 4,
+        "resume": False,
+        "similarity": "cosine",
+        "bsize": 32,
+        "accumsteps": 1,
+        "lr": 1e-05,
+        "maxsteps": 1,
+        "save_every": None,
+        "warmup": None,
+        "warmup_bert": None,
+        "relu": False,
+        "nway": 2,
+        "use_ib_negatives": False,
+        "reranker": False,
+        "distillation_alpha": 1.0,
+        "ignore_scores": True,
+        "model_name": "jinaai/jina-colbert-v2",
+        "query_maxlen": query_maxlen,
+        "attend_to_mask_tokens": attend_to_mask_tokens,
+        "interaction": "colbert",
+        "dim": dim,
+        "doc_maxlen": doc_maxlen,
+        "mask_punctuation": True,
+        "checkpoint": "jinaai/jina-colbert-v2",
+        "root": None,
+        "experiment": "default",
+        "name": "tiny-jina",
+        "rank": 0,
+        "nranks": 1,
+        "amp": True,
+        "gpus": 0,
+    }
+    (folder / "artifact.metadata").write_text(json.dumps(metadata, indent=4), encoding="utf-8")
+    return folder
+
 if __name__ == "__main__":
     import sys
 
