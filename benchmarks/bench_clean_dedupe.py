@@ -6,8 +6,8 @@ duplicates (case and spacing changed), near duplicates (a few words changed) and
 the words changed, which must stay), all placed after their source. Paths, in the same run:
 
 - ours: ``normalize_text`` + ``check_quality`` + ``Deduper.check``/``add`` per document, one process;
-- ours, workers: ``fingerprint_many(prepare=normalize_text)`` in a process pool, then ``check_quality`` +
-  ``Deduper.match``/``add`` in order in the main process (only with ``--workers`` >= 2);
+- ours, workers: ``rag.prepare.prepare_stream`` (``normalize_text`` + ``check_quality`` + fingerprints) in a
+  process pool, then ``Deduper.match``/``add`` in order in the main process (only with ``--workers`` >= 2);
 - baseline: ``ftfy.fix_text`` + NFKC + datasketch ``MinHash`` (128 permutations, word 5-grams) +
   ``MinHashLSH(threshold=0.8)``, a candidate counting as duplicate when its estimated Jaccard >= 0.8.
 
@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 
 from rag.clean import QualityRules, check_quality, normalize_text
-from rag.dedupe import Deduper, MinHasher, fingerprint_many
+from rag.dedupe import Deduper, MinHasher
+from rag.prepare import prepare_stream, prepare_texts
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 SYLLABLES = "ka lo mi ne ru sa te vi po da re li mo nu ta be ci fo gu ha ja ke la me ni pa qu ro si tu".split()
@@ -150,28 +151,28 @@ def run_ours(docs: list[str], rules: QualityRules) -> tuple[float, float, list[b
     return time.perf_counter() - t_start, time.process_time() - cpu_start, decisions, stage
 
 
-def run_ours_workers(
-    docs: list[str], rules: QualityRules, workers: int, batch: int = 2048
-) -> tuple[float, float, list[bool]]:
-    """Returns (wall seconds, CPU seconds of the main process and the workers, duplicate decisions)."""
+def run_ours_workers(docs: list[str], rules: QualityRules, workers: int) -> tuple[float, float, list[bool]]:
+    """Returns (wall seconds, CPU seconds of the main process and the workers, duplicate decisions).
+
+    ``prepare_stream`` cleans, checks and fingerprints chunks of 64 documents in the workers (a few chunks in
+    flight) while this process takes the dedupe decisions in order, as ``latte ingest --workers`` does.
+    """
     dd = Deduper()
     decisions: list[bool] = []
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(abs, range(workers)))  # start the workers before the clock
+        # start the workers and load their tables and compiled kernels before the clock
+        list(pool.map(prepare_texts, [docs[:2]] * workers, [rules] * workers, [dd.hasher] * workers))
         cpu_start = time.process_time()
         t_start = time.perf_counter()
-        for offset in range(0, len(docs), batch):
-            texts, keys, sigs = fingerprint_many(
-                docs[offset : offset + batch], dd.hasher, prepare=normalize_text, executor=pool, chunk_size=64
-            )
-            for j, (text, key, sig) in enumerate(zip(texts, keys, sigs)):
-                if check_quality(text, rules) is not None:
-                    raise RuntimeError(f"generated document {offset + j} dropped")
-                res = dd.match(key, sig)
-                if res.kind is None:
-                    dd.add(str(offset + j), key, sig)
-                decisions.append(res.kind is not None)
+        prepared = prepare_stream(docs, rules, dd.hasher, executor=pool, chunk_size=64, in_flight=2 * workers + 2)
+        for i, p in enumerate(prepared):
+            if p.verdict is not None:
+                raise RuntimeError(f"generated document {i} dropped by {p.verdict}")
+            res = dd.match(p.exact_key, p.signature)
+            if res.kind is None:
+                dd.add(str(i), p.exact_key, p.signature)
+            decisions.append(res.kind is not None)
         elapsed = time.perf_counter() - t_start
         cpu = time.process_time() - cpu_start
     children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers are reaped once the pool shuts down

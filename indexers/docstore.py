@@ -275,6 +275,19 @@ class DocStore:
         sig = np.concatenate(sigs) if sigs else np.zeros((0, 0), dtype=np.uint32)
         return ids, keys, sig
 
+    def dedupe_texts(self) -> Iterator[str]:
+        """The text each live document was fingerprinted on (title, newline, text; or the text alone), in the order
+        of ``dedupe_state``'s ids, one segment at a time."""
+        dead = self.deleted_set
+        for s in self.segments:
+            titles = s.docs.column("title").to_pylist()
+            texts = s.docs.column("text")
+            for i in range(s.n_docs):
+                if s.start + i in dead:
+                    continue
+                text = texts[i].as_py()
+                yield f"{titles[i]}\n{text}" if titles[i] else text
+
     # -- persistence -------------------------------------------------------------------------------------------
     def save(self, folder: Path, tag: str) -> dict:
         folder.mkdir(parents=True, exist_ok=True)

@@ -43,6 +43,8 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from rag.textscan import scan_quality
+
 __all__ = ["QualityRules", "QualityStats", "check_quality", "normalize_text", "quality_stats"]
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -355,83 +357,24 @@ class QualityStats:
         return self.repeated_lines / self.lines if self.lines else 0.0
 
 
-@functools.cache
-def _char_flags() -> np.ndarray:
-    """uint8 ``[0x110000]``: 1 where ``str.isspace``, 2 where ``str.isalpha``, else 0 (built once, about 0.2 s)."""
-    flags = np.zeros(0x110000, dtype=np.uint8)
-    for cp in range(0x110000):
-        c = chr(cp)
-        if c.isspace():
-            flags[cp] = 1
-        elif c.isalpha():
-            flags[cp] = 2
-    return flags
-
-
-_ASCII_FLAGS = np.array(
-    [1 if chr(b).isspace() else 2 if chr(b).isalpha() else 0 for b in range(128)] + [0] * 128, dtype=np.uint8
-)
-_CHUNK_CHARS = 1 << 20  # bounds the temporary arrays on huge documents
 _ELLIPSIS = re.compile(r"\.{3,}|\u2026+")  # a dot leader "......" counts once
 
 
-def _word_counts(flags: np.ndarray) -> tuple[int, int, int]:
-    """``(words, alpha_words, word_chars)`` of one chunk, from per-character flags (uint8 ``[n]``, see ``_char_flags``).
-
-    >>> _word_counts(np.array([2, 2, 1, 0, 0, 1, 1, 0, 2], dtype=np.uint8))  # "ab 12  1x"
-    (3, 2, 6)
-    """
-    space = flags == 1
-    starts = ~space
-    starts[1:] &= space[:-1]
-    word_start = np.flatnonzero(starts)
-    word_chars = int(space.size - np.count_nonzero(space))
-    if word_start.size == 0:
-        return 0, 0, word_chars
-    # Each segment from a word's start to the next word's start holds the word and the spaces after it.
-    alpha_words = int(np.count_nonzero(np.logical_or.reduceat(flags == 2, word_start)))
-    return int(word_start.size), alpha_words, word_chars
-
-
-def _chunks(text: str, size: int) -> list[str]:
-    """Split at whitespace into pieces of about ``size`` characters, so that no word straddles two pieces."""
-    if len(text) <= size:
-        return [text]
-    pieces, start = [], 0
-    while start < len(text):
-        end = min(start + size, len(text))
-        if end < len(text):
-            cut = max(text.rfind(" ", start, end), text.rfind("\n", start, end))
-            end = cut + 1 if cut > start else end  # a single word longer than `size` is split (counted twice)
-        pieces.append(text[start:end])
-        start = end
-    return pieces
-
-
 def quality_stats(text: str, *, count_lines: bool = True) -> QualityStats:
-    """Measure ``text`` for the quality rules in a few vectorised passes (numpy over code points, chunked).
+    """Measure ``text`` for the quality rules in one compiled pass over its bytes (``rag.textscan``).
+
+    Repeated lines are told apart by a 64-bit hash of each stripped line.
 
     >>> s = quality_stats("Hello world 123 ## ...\\nHello world 123 ## ...")
     >>> (s.words, s.alpha_words, s.symbols, s.lines, s.repeated_lines)
     (10, 4, 6, 2, 1)
     """
-    words = alpha_words = word_chars = 0
-    for piece in _chunks(text, _CHUNK_CHARS):
-        if piece.isascii():
-            flags = _ASCII_FLAGS[np.frombuffer(piece.encode("ascii"), dtype=np.uint8)]
-        else:
-            flags = _char_flags()[np.frombuffer(piece.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)]
-        w, a, c = _word_counts(flags)
-        words, alpha_words, word_chars = words + w, alpha_words + a, word_chars + c
+    words, alpha_words, word_chars, line_hashes = scan_quality(text, count_lines)
     symbols = text.count("#")
     if "..." in text or "\u2026" in text:
         symbols += len(_ELLIPSIS.findall(text))
-    lines = repeated = 0
-    if count_lines:
-        stripped = [line.strip() for line in text.split("\n")]
-        non_empty = [line for line in stripped if line]
-        lines = len(non_empty)
-        repeated = lines - len(set(non_empty))
+    lines = int(line_hashes.size)
+    repeated = lines - int(np.unique(line_hashes).size) if lines else 0
     return QualityStats(len(text), words, alpha_words, word_chars, symbols, lines, repeated)
 
 

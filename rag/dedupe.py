@@ -1,9 +1,9 @@
 """Exact and near-duplicate detection: a blake2b key per document plus MinHash over word 5-grams with LSH banding.
 
-- ``exact_key``: 16-byte blake2b of the lowercased, whitespace-collapsed text (so case and spacing do not
+- ``exact_key``: 16-byte blake2b of the lowercased text's sequence of word hashes (so case and spacing do not
   matter).
 - ``MinHasher``: words are maximal runs of non-whitespace (``str.split`` on the lowercased text), hashed to
-  64 bits by rensa; shingles are runs of ``shingle_size`` consecutive words (a text with fewer words is one
+  64 bits (FNV-1a over their UTF-8 bytes, mixed; ``rag.textscan`` does it in one compiled pass); shingles are runs of ``shingle_size`` consecutive words (a text with fewer words is one
   shingle), each hashed to 64 bits by a vectorised polynomial of its word hashes (``shingle_hashes``; no
   shingle strings are built, which is what makes this fast); rensa's ``RMinHash`` turns the set of shingle
   hashes into ``num_perm`` uint32 minima. Signatures are stored by the index, so they must stay comparable
@@ -32,6 +32,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from rag.textscan import scan_word_hashes
+
 __all__ = [
     "DedupeResult",
     "Deduper",
@@ -43,7 +45,8 @@ __all__ = [
     "optimal_lsh_params",
 ]
 
-HASH_VERSION = 1  # bump when the shingle hashing below changes: stored signatures then need rebuilding
+HASH_VERSION = 2  # bump when word or shingle hashing changes: stored signatures then need rebuilding
+# 1: rensa's token hash of each word, exact key over the joined words; 2: rag.textscan's FNV-1a word hashes
 _CHUNK_CHARS = 1 << 20  # bounds the temporary word lists on huge documents
 _PROBE_TEXT = "the quick brown fox jumps over the lazy dog while the cat sleeps"
 _SHINGLE_MULTIPLIER = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime
@@ -74,34 +77,16 @@ def _chunks(text: str) -> list[str]:
     return pieces
 
 
-def _word_hashes(words: list[str]) -> np.ndarray:
-    """uint64 ``[len(words)]``: rensa's 64-bit token hash of each word (UTF-8 bytes; lone surrogates passed through)."""
-    hash_token_sets = _rensa().RMinHash.hash_token_sets
-    try:
-        hashes = hash_token_sets([words])[0]
-    except UnicodeEncodeError:
-        hashes = hash_token_sets([[w.encode("utf-8", "surrogatepass") for w in words]])[0]
-    return np.fromiter(hashes, dtype=np.uint64, count=len(words))
-
-
 def _analyse(text: str) -> tuple[bytes, np.ndarray]:
-    """``(exact_key, word_hashes)`` of ``text``: lowercase and split once, chunked so huge texts stay bounded."""
-    digest = hashlib.blake2b(digest_size=16)
-    parts: list[np.ndarray] = []
-    for piece in _chunks(text.lower()):
-        words = piece.split()
-        if not words:
-            continue
-        if parts:
-            digest.update(b" ")
-        digest.update(" ".join(words).encode("utf-8", "surrogatepass"))
-        parts.append(_word_hashes(words))
+    """``(exact_key, word_hashes)`` of ``text``: words lowercased and hashed in one compiled pass (``rag.textscan``),
+    chunked so huge texts stay bounded; the exact key digests the word hash sequence."""
+    parts = [scan_word_hashes(piece) for piece in _chunks(text)]
     words_hashed = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
-    return digest.digest(), words_hashed
+    return hashlib.blake2b(words_hashed.astype("<u8", copy=False).tobytes(), digest_size=16).digest(), words_hashed
 
 
 def exact_key(text: str) -> bytes:
-    """16-byte blake2b of the lowercased text with words joined by single spaces (UTF-8).
+    """16-byte blake2b of the 64-bit hashes (little-endian) of the lowercased text's words, in order.
 
     >>> exact_key("Hello   World\\n") == exact_key("hello world")
     True

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import time
 from collections import Counter
@@ -16,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+import numpy as np
 from pydantic import BaseModel, Field
 
 from indexers.docstore import StoredDoc
@@ -25,6 +27,8 @@ from rag.dedupe import Deduper, exact_key
 from rag.loaders import LoadOptions, iter_documents
 from rag.passages import split_passages
 from rag.records import Document, Drop, LoadProblem, Passage
+
+log = logging.getLogger(__name__)
 
 
 class IngestSettings(BaseModel):
@@ -121,8 +125,13 @@ class Ingestor:
         self.summary = IngestSummary()
         self.deduper = Deduper(settings.dedupe_threshold, settings.num_perm, settings.shingle_size)
         ids, keys, sigs = writer.docs.dedupe_state()
+        hashing = self.deduper.hasher.describe()
+        if ids and writer.settings.get("dedupe") != hashing:
+            keys, sigs = self._refingerprint(len(ids))
         if ids:
             self.deduper.add_many(ids, keys, sigs)
+        else:
+            writer.settings["dedupe"] = hashing  # every stored signature (none) is of this hashing
         self.known = writer.docs.content_hashes()  # id -> (docno, hash)
         self.seen: set[str] = set()
         self.buffer: list[StoredDoc] = []
@@ -131,6 +140,24 @@ class Ingestor:
         self.report = _Report(writer.folder.path)
         self.summary.report = str(self.report.path)
         self._t0 = time.perf_counter()
+
+    def _refingerprint(self, n: int) -> tuple[list[bytes], np.ndarray]:
+        """Exact keys and signatures of the stored documents under the current hashing, recomputed from their texts.
+
+        Indexes whose documents were fingerprinted by another hashing (an older latte, other MinHash settings)
+        keep their stored signatures; comparing those with new ones would miss duplicates, so every run on such
+        an index recomputes them in memory (about 0.3 ms per document; rebuild the index once to skip this).
+        """
+        log.warning("index %s: its %d documents were fingerprinted by another dedupe hashing; recomputing their "
+                    "signatures from the stored texts for this run (rebuild the index once to skip this step)",
+                    self.writer.folder.path, n)
+        keys: list[bytes] = []
+        sigs = np.zeros((n, self.deduper.hasher.num_perm), dtype=np.uint32)
+        for i, text in enumerate(self.writer.docs.dedupe_texts()):
+            res = self.deduper.check(text)
+            keys.append(res.exact_key)
+            sigs[i] = res.signature
+        return keys, sigs
 
     # -- per record -------------------------------------------------------------------------------------------
     def feed(self, records: Iterable[Document | LoadProblem]) -> None:

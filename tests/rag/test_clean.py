@@ -268,11 +268,18 @@ def test_stats_match_python_definitions() -> None:
         assert stats.word_chars == sum(map(len, words))
 
 
-def test_stats_are_the_same_when_chunked(monkeypatch: pytest.MonkeyPatch) -> None:
-    text = " ".join(f"word{i} 12 #tag caf\u00e9\n" for i in range(3000))
-    whole = quality_stats(text)
-    monkeypatch.setattr(clean, "_CHUNK_CHARS", 1000)
-    assert quality_stats(text) == whole
+def test_stats_of_a_long_text_match_python_definitions() -> None:
+    rng = random.Random(12)
+    lines = [f"  word{rng.randint(0, 300)} 12 #tag caf\u00e9\u00a0x\t" if rng.random() < 0.9 else " \u3000 "
+             for _ in range(3000)]
+    text = "\n".join(lines) + "\ud800 \U0001f600z"
+    words = text.split()
+    stats = quality_stats(text)
+    assert (stats.words, stats.word_chars) == (len(words), sum(map(len, words)))
+    assert stats.alpha_words == sum(any(c.isalpha() for c in w) for w in words)
+    stripped = [line.strip() for line in text.split("\n") if line.strip()]
+    assert (stats.lines, stats.repeated_lines) == (len(stripped), len(stripped) - len(set(stripped)))
+    assert quality_stats(text, count_lines=False).lines == 0
 
 
 def test_ellipsis_runs_count_once() -> None:

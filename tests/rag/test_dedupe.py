@@ -62,20 +62,51 @@ def corpus() -> list[str]:
 # -- exact keys -----------------------------------------------------------------------------------------------------
 
 
+def fnv_word_hash(word: str) -> int:
+    """The word hash of rag.textscan, written out in Python: FNV-1a over the lowercased code points (the first
+    one where lowercasing gives two), then splitmix64."""
+    mask = (1 << 64) - 1
+    h = 0xCBF29CE484222325
+    for c in word:
+        h = ((h ^ ord(c.lower()[0])) * 0x100000001B3) & mask
+    h ^= h >> 30
+    h = (h * 0xBF58476D1CE4E5B9) & mask
+    h ^= h >> 27
+    h = (h * 0x94D049BB133111EB) & mask
+    return h ^ (h >> 31)
+
+
+def key_by_definition(text: str) -> bytes:
+    hashes = np.array([fnv_word_hash(w) for w in text.split()], dtype="<u8")
+    return hashlib.blake2b(hashes.tobytes(), digest_size=16).digest()
+
+
 def test_exact_key_ignores_case_and_whitespace() -> None:
     assert exact_key("Hello  World\n\tAgain ") == exact_key("hello world again")
     assert exact_key("hello world") != exact_key("hello worlds")
+    assert exact_key("ab c") != exact_key("a bc")
     assert len(exact_key("")) == 16
-    text = "Ünïcode\u00a0Text\u3000with\u2028odd spaces"
-    expected = hashlib.blake2b(" ".join(text.lower().split()).encode("utf-8"), digest_size=16).digest()
-    assert exact_key(text) == expected
+    text = "Ünïcode\u00a0Text\u3000with\u2028odd spaces \U0001f600 \u4e2d\u6587"
+    assert exact_key(text) == key_by_definition(text)
+
+
+def test_word_hashes_match_the_python_definition() -> None:
+    from rag.dedupe import _analyse
+
+    rng = np.random.default_rng(4)
+    alphabet = list("aZé中1#.-ÉΣ") + ["\U0001f600", "\u0662", "\u0130", "\u24b6", "\ud800", " ", "\n", "\t",
+                                       "\u00a0", "\u3000", "\u2029", "\x1c"]
+    for _ in range(100):
+        text = "".join(rng.choice(alphabet, size=int(rng.integers(0, 60))))
+        want = [fnv_word_hash(w) for w in text.split()]
+        assert _analyse(text)[1].tolist() == want
 
 
 def test_exact_key_of_huge_text_matches_definition(monkeypatch: pytest.MonkeyPatch) -> None:
     import rag.dedupe as dedupe
 
     text = " ".join(f"Word{i}\n" for i in range(5000))
-    expected = hashlib.blake2b(" ".join(text.lower().split()).encode("utf-8"), digest_size=16).digest()
+    expected = key_by_definition(text)
     monkeypatch.setattr(dedupe, "_CHUNK_CHARS", 777)  # force many chunks
     assert exact_key(text) == expected
     monkeypatch.undo()

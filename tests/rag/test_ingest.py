@@ -110,6 +110,30 @@ def test_exact_and_near_duplicates_across_batches(tmp_path):
         assert w.duplicates["near"].rule == "near_duplicate"
 
 
+def test_signatures_of_another_hashing_are_recomputed(tmp_path, caplog):
+    """An index fingerprinted by an older hashing (here: its stored signatures scrambled and its recorded hashing
+    changed) still catches duplicates of its documents: the signatures are recomputed from the stored texts."""
+    base = make_doc(1, n_words=400)
+    near = base.split()
+    near[10] = "zebra"
+    ingest([write_jsonl(tmp_path / "a.jsonl", [{"_id": "orig", "title": "T", "text": base}] + corpus_rows(2, 10))],
+           tmp_path / "idx")
+    folder = IndexFolder(tmp_path / "idx")
+    manifest = json.loads(folder.manifest_path.read_text())
+    assert manifest["settings"]["dedupe"]["hash_version"] >= 2
+    manifest["settings"]["dedupe"] = {"hash_version": 1}
+    folder.manifest_path.write_text(json.dumps(manifest))
+    for sig_file in (tmp_path / "idx").rglob("minhash.npy"):
+        sigs = np.load(sig_file)
+        np.save(sig_file, np.random.default_rng(0).integers(0, 2**32, sigs.shape, dtype=np.uint32))
+    second = write_jsonl(tmp_path / "b.jsonl", [{"_id": "near", "title": "T", "text": " ".join(near)},
+                                                {"_id": "exact", "title": "t", "text": base.upper()}])
+    with caplog.at_level("WARNING", logger="rag.ingest"):
+        s = ingest([second], tmp_path / "idx")
+    assert (s.near_duplicates, s.exact_duplicates, s.indexed) == (1, 1, 0)
+    assert "another dedupe hashing" in caplog.text
+
+
 def test_rerun_resumes_without_duplicating_and_replaces_changed(tmp_path):
     rows = corpus_rows(30)
     corpus = write_jsonl(tmp_path / "corpus.jsonl", rows)

@@ -1,0 +1,208 @@
+"""One compiled pass over a text's UTF-8 bytes: word and line statistics, and 64-bit word hashes (numba).
+
+Cleaning and dedupe both need the words of every document (maximal runs of non-whitespace, as ``str.split``
+finds them). Splitting into Python strings, hashing each and counting in numpy cost about 0.8 ms per
+MLDR-length document; these kernels walk the encoded bytes once instead, decoding each code point only to
+look up whether it is whitespace or a letter and its lowercase form (``char_tables``).
+
+- ``scan_quality``: words, words with a letter, characters inside words, and one hash per non-empty line
+  (its bytes from the first to the last non-space character, i.e. ``line.strip()``), so the caller counts
+  repeated lines as ``lines - len(unique(hashes))``.
+- ``scan_word_hashes``: one 64-bit hash per word of the lowercased text: FNV-1a over the word's lowercased
+  code points (one 64-bit step each), finished with the splitmix64 mixer (so nearby words get unrelated
+  hashes). Lowercasing is a per-code-point table, so no lowercased copy of the text is made.
+
+Texts are encoded with ``surrogatepass``, so lone surrogates decode to their own code points (neither space
+nor letter, as Python says). Kernels are compiled on first use and cached by numba on disk.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Callable
+
+import numpy as np
+
+FNV_OFFSET = 0xCBF29CE484222325
+FNV_PRIME = 0x100000001B3
+
+
+@lru_cache(maxsize=1)
+def _numba() -> Any:
+    try:
+        import numba
+    except ImportError as exc:
+        raise ImportError("latte's text scanning needs numba: pip install numba (a core dependency of latte)") from exc
+    return numba
+
+
+@lru_cache(maxsize=1)
+def char_tables() -> tuple[np.ndarray, np.ndarray]:
+    """``(flags, lower)`` over every code point, built once per process (about 0.4 s).
+
+    ``flags`` uint8 ``[0x110000]``: 1 where ``str.isspace``, 2 where ``str.isalpha``, else 0. ``lower`` uint32
+    ``[0x110000]``: the code point ``str.lower`` gives (the first one, for the single character whose lowercase
+    is two: U+0130 becomes "i").
+    """
+    flags = np.zeros(0x110000, dtype=np.uint8)
+    lower = np.arange(0x110000, dtype=np.uint32)
+    for cp in range(0x110000):
+        c = chr(cp)
+        if c.isspace():
+            flags[cp] = 1
+        elif c.isalpha():
+            flags[cp] = 2
+        low = c.lower()
+        if low != c:
+            lower[cp] = ord(low[0])
+    return flags, lower
+
+
+@lru_cache(maxsize=1)
+def _kernels() -> tuple[Callable[..., Any], Callable[..., Any]]:
+    numba = _numba()
+    njit = numba.njit(cache=True, nogil=True, boundscheck=False)
+    inline = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
+
+    @inline
+    def decode(buf, i):  # pragma: no cover - compiled
+        """(code point, byte length) of the well-formed UTF-8 sequence at ``buf[i]``."""
+        b0 = np.int64(buf[i])
+        if b0 < 0x80:
+            return b0, 1
+        if b0 < 0xE0:
+            return ((b0 & 0x1F) << 6) | (np.int64(buf[i + 1]) & 0x3F), 2
+        if b0 < 0xF0:
+            return ((b0 & 0x0F) << 12) | ((np.int64(buf[i + 1]) & 0x3F) << 6) | (np.int64(buf[i + 2]) & 0x3F), 3
+        return (((b0 & 0x07) << 18) | ((np.int64(buf[i + 1]) & 0x3F) << 12)
+                | ((np.int64(buf[i + 2]) & 0x3F) << 6) | (np.int64(buf[i + 3]) & 0x3F)), 4
+
+    @inline
+    def mix(h):  # pragma: no cover - compiled
+        h = h ^ (h >> np.uint64(30))
+        h = h * np.uint64(0xBF58476D1CE4E5B9)
+        h = h ^ (h >> np.uint64(27))
+        h = h * np.uint64(0x94D049BB133111EB)
+        return h ^ (h >> np.uint64(31))
+
+    @njit
+    def span_hash(buf, start, end):  # pragma: no cover - compiled
+        """FNV-1a in 4 interleaved lanes (4x the throughput of one multiply chain), mixed with the length."""
+        p = np.uint64(FNV_PRIME)
+        h0 = np.uint64(FNV_OFFSET)
+        h1 = h0 ^ np.uint64(1)
+        h2 = h0 ^ np.uint64(2)
+        h3 = h0 ^ np.uint64(3)
+        k = start
+        while k + 4 <= end:
+            h0 = (h0 ^ np.uint64(buf[k])) * p
+            h1 = (h1 ^ np.uint64(buf[k + 1])) * p
+            h2 = (h2 ^ np.uint64(buf[k + 2])) * p
+            h3 = (h3 ^ np.uint64(buf[k + 3])) * p
+            k += 4
+        while k < end:
+            h0 = (h0 ^ np.uint64(buf[k])) * p
+            k += 1
+        return mix(h0 ^ mix(h1 ^ mix(h2 ^ mix(h3 ^ np.uint64(end - start)))))
+
+    @njit
+    def quality(buf, flags, count_lines, line_hashes):  # pragma: no cover - compiled
+        n = buf.shape[0]
+        words = 0
+        alpha_words = 0
+        word_chars = 0
+        lines = 0
+        first = -1  # the current line's first non-space byte, -1 while it has none
+        last_end = -1  # the end of its last non-space character
+        i = 0
+        while i < n:
+            cp, step = decode(buf, i)
+            if flags[cp] == 1:  # between words
+                if cp == 0x0A:
+                    if count_lines and first >= 0:
+                        line_hashes[lines] = span_hash(buf, first, last_end)
+                        lines += 1
+                    first = -1
+                i += step
+                continue
+            words += 1  # a word starts at i: run to its end
+            if first < 0:
+                first = i
+            alpha = False
+            while True:
+                word_chars += 1
+                if flags[cp] == 2:
+                    alpha = True
+                i += step
+                if i >= n:
+                    break
+                cp, step = decode(buf, i)
+                if flags[cp] == 1:
+                    break
+            last_end = i
+            if alpha:
+                alpha_words += 1
+        if count_lines and first >= 0:
+            line_hashes[lines] = span_hash(buf, first, last_end)
+            lines += 1
+        return words, alpha_words, word_chars, lines
+
+    @njit
+    def word_hashes(buf, flags, lower, out):  # pragma: no cover - compiled
+        n = buf.shape[0]
+        count = 0
+        in_word = False
+        h = np.uint64(FNV_OFFSET)
+        i = 0
+        while i < n:
+            cp, step = decode(buf, i)
+            if flags[cp] == 1:
+                if in_word:
+                    out[count] = mix(h)
+                    count += 1
+                    in_word = False
+                    h = np.uint64(FNV_OFFSET)
+            else:
+                h = (h ^ np.uint64(lower[cp])) * np.uint64(FNV_PRIME)
+                in_word = True
+            i += step
+        if in_word:
+            out[count] = mix(h)
+            count += 1
+        return count
+
+    return quality, word_hashes
+
+
+def _encode(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+
+
+def scan_quality(text: str, count_lines: bool = True) -> tuple[int, int, int, np.ndarray]:
+    """``(words, alpha_words, word_chars, line_hashes)`` of ``text``; ``line_hashes`` is empty unless ``count_lines``.
+
+    >>> words, alpha, chars, lines = scan_quality("ab 12\\n  ab 12 \\n\\nx")
+    >>> (words, alpha, chars, len(lines), len(set(lines.tolist())))
+    (5, 3, 9, 3, 2)
+    """
+    quality, _ = _kernels()
+    flags, _ = char_tables()
+    buf = _encode(text)
+    line_hashes = np.empty(text.count("\n") + 1 if count_lines else 0, dtype=np.uint64)
+    words, alpha_words, word_chars, lines = quality(buf, flags, count_lines, line_hashes)
+    return int(words), int(alpha_words), int(word_chars), line_hashes[:lines]
+
+
+def scan_word_hashes(text: str) -> np.ndarray:
+    """uint64 ``[words]``: the hash of each whitespace-separated word of ``text.lower()``, in order.
+
+    >>> h = scan_word_hashes(" to be\\nOR NOT To bE ")
+    >>> len(h), bool(h[0] == h[4]), bool(h[1] == h[5]), bool(h[0] == h[1])
+    (6, True, True, False)
+    """
+    _, word_hashes = _kernels()
+    flags, lower = char_tables()
+    buf = _encode(text)
+    out = np.empty(len(buf) // 2 + 1, dtype=np.uint64)  # a word and its separator take at least 2 bytes
+    count = word_hashes(buf, flags, lower, out)
+    return out[:count].copy() if count < len(out) // 2 else out[:count]
