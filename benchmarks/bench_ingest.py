@@ -1,10 +1,11 @@
 """Peak memory and throughput of `latte ingest` (BM25 profile, no encoders) on MLDR-length documents.
 
-Usage: python benchmarks/bench_ingest.py [--docs 200000] [--words 3300] [--keep DIR] [--json]
+Usage: python benchmarks/bench_ingest.py [--docs 200000] [--words 3300] [--workers 1 2] [--keep DIR] [--json]
 
 It writes an MLDR-layout corpus (``corpus.jsonl`` with ``docid``/``text``) of synthetic documents to a temporary
 folder, runs ``latte ingest`` in a child process and reads the child's peak RSS from the kernel
-(``RUSAGE_CHILDREN``). The corpus file itself is several GB at 200k documents: the point is that the ingest never
+(``RUSAGE_CHILDREN``: the largest single process, so with ``--workers`` the main process or one worker; the
+workers hold one chunk of documents each). The corpus file itself is several GB at 200k documents: the point is that the ingest never
 holds it in memory.
 """
 
@@ -31,6 +32,8 @@ def main() -> None:
     ap.add_argument("--words", type=int, default=3300)
     ap.add_argument("--batch-docs", type=int, default=2000)
     ap.add_argument("--keep", type=Path, default=None, help="keep the corpus and index in this folder")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1],
+                    help="run the ingest once per value of `latte ingest --workers` (same corpus, same run)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     root = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="latte-bench-ingest-"))
@@ -41,28 +44,42 @@ def main() -> None:
         if not corpus.exists():
             write_corpus(corpus, a.docs, a.words)
         gen_s = time.perf_counter() - t
-        index = root / "index"
-        shutil.rmtree(index, ignore_errors=True)
-        cmd = [
-            sys.executable, "-m", "rag.cli", "ingest", str(corpus), "--index", str(index), "--profile", "bm25",
-            "--format", "mldr", "--batch-docs", str(a.batch_docs), "--json",
-        ]
-        t = time.perf_counter()
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
-        wall = time.perf_counter() - t
-        summary = json.loads(out.stdout)
-        peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        runs = []
+        for workers in a.workers:
+            index = root / f"index-w{workers}"
+            shutil.rmtree(index, ignore_errors=True)
+            cmd = [
+                sys.executable, "-m", "rag.cli", "ingest", str(corpus), "--index", str(index), "--profile", "bm25",
+                "--format", "mldr", "--batch-docs", str(a.batch_docs), "--workers", str(workers), "--json",
+            ]
+            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            t = time.perf_counter()
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True,
+                                 env=dict(os.environ, PYTHONUNBUFFERED="1"))
+            wall = time.perf_counter() - t
+            summary = json.loads(out.stdout)
+            peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # the largest single process so far
+            runs.append({
+                "workers": workers,
+                "ingest_wall_s": round(wall, 1),
+                "docs_per_s": round(a.docs / wall, 1),
+                "indexed": summary["indexed"],
+                "passages": summary["passages"],
+                "peak_rss_gb": round(peak_kb / 1024 / 1024, 2) if peak_kb > before or not runs else None,
+                "index_bytes": sum(f.stat().st_size for f in index.rglob("*") if f.is_file()),
+            })
+            if not a.keep:
+                shutil.rmtree(index, ignore_errors=True)
+        for r in runs:
+            r["speedup_vs_first"] = round(runs[0]["ingest_wall_s"] / r["ingest_wall_s"], 2)
         res = {
             "docs": a.docs,
             "words_per_doc": a.words,
             "corpus_bytes": corpus.stat().st_size,
             "generate_s": round(gen_s, 1),
-            "ingest_wall_s": round(wall, 1),
-            "docs_per_s": round(a.docs / wall, 1),
-            "indexed": summary["indexed"],
-            "passages": summary["passages"],
-            "peak_rss_gb": round(peak_kb / 1024 / 1024, 2),
-            "index_bytes": sum(f.stat().st_size for f in index.rglob("*") if f.is_file()),
+            "cpus": os.cpu_count(),
+            "load_average": os.getloadavg(),
+            "runs": runs,
         }
     finally:
         if not a.keep:
@@ -70,10 +87,13 @@ def main() -> None:
     if a.json:
         print(json.dumps(res, indent=2))
     else:
-        print(
-            f"{res['docs']:,} docs ({res['corpus_bytes'] / 1e9:.1f} GB): ingest {res['ingest_wall_s']} s "
-            f"({res['docs_per_s']} docs/s), peak RSS {res['peak_rss_gb']} GB, index {res['index_bytes'] / 1e9:.2f} GB"
-        )
+        for r in res["runs"]:
+            rss = "n/a (below an earlier run's)" if r["peak_rss_gb"] is None else f"{r['peak_rss_gb']} GB"
+            print(
+                f"{res['docs']:,} docs ({res['corpus_bytes'] / 1e9:.1f} GB), --workers {r['workers']}: ingest "
+                f"{r['ingest_wall_s']} s ({r['docs_per_s']} docs/s, {r['speedup_vs_first']}x the first run), "
+                f"peak RSS of one process {rss}, index {r['index_bytes'] / 1e9:.2f} GB"
+            )
 
 
 if __name__ == "__main__":

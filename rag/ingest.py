@@ -12,10 +12,12 @@ import json
 import logging
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -23,12 +25,15 @@ from pydantic import BaseModel, Field
 from indexers.docstore import StoredDoc
 from indexers.writer import DuplicateRecord, IndexWriter
 from rag.clean import QualityRules, check_quality, normalize_text
-from rag.dedupe import Deduper, exact_key
+from rag.dedupe import Deduper, MinHasher, _analyse, exact_key
 from rag.loaders import LoadOptions, iter_documents
 from rag.passages import split_passages
 from rag.records import Document, Drop, LoadProblem, Passage
 
 log = logging.getLogger(__name__)
+
+#: documents per task sent to the worker processes of ``ingest(..., workers=N)``
+PARALLEL_CHUNK = 32
 
 
 class IngestSettings(BaseModel):
@@ -86,6 +91,48 @@ def page_passages(doc: Document) -> list[Passage]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedDoc:
+    """What one document becomes without looking at any other: cleaned, checked, fingerprinted, maybe split.
+
+    ``verdict`` is the quality rule that drops it (then nothing else is set); ``passages`` is None when the
+    split was left for later (only kept documents need it)."""
+
+    doc: Document
+    verdict: tuple[str, str] | None = None
+    exact_key: bytes | None = None
+    signature: np.ndarray | None = None
+    passages: list[Passage] | None = None
+
+
+def document_passages(doc: Document, settings: IngestSettings) -> list[Passage]:
+    if settings.page_passages and doc.pages:
+        return page_passages(doc)
+    return split_passages(doc, settings.passage_size, settings.passage_overlap)
+
+
+def prepare_document(doc: Document, settings: IngestSettings, hasher: MinHasher, passages: bool) -> PreparedDoc:
+    """Clean ``doc`` (text and title), apply the quality rules, fingerprint title + text, and split into passages
+    when ``passages``. A pure function of the document: worker processes run it (``prepare_documents``)."""
+    text = normalize_text(doc.text)
+    title = normalize_text(doc.title) if doc.title else ""
+    if doc.pages is not None and text != doc.text:
+        # page spans index the original text: keep the text as loaded (it is already clean per page)
+        text = doc.text
+    verdict = check_quality(text, settings.quality)
+    if verdict is not None:
+        return PreparedDoc(doc, verdict)
+    key, words = _analyse(f"{title}\n{text}" if title else text)
+    clean = Document(doc.id, text, title, doc.metadata, doc.source, doc.pages)
+    return PreparedDoc(clean, None, key, hasher.signature_of_words(words),
+                       document_passages(clean, settings) if passages else None)
+
+
+def prepare_documents(docs: Sequence[Document], settings: IngestSettings, hasher: MinHasher) -> list[PreparedDoc]:
+    """``prepare_document`` over a chunk, passages included (what a worker process runs)."""
+    return [prepare_document(d, settings, hasher, True) for d in docs]
+
+
 class _Report:
     """Every drop, duplicate and load problem of a run, one JSON line each, in ``index/reports/``."""
 
@@ -117,8 +164,10 @@ class Ingestor:
         *,
         encode: Encode | None = None,
         progress: Callable[[IngestSummary], None] | None = None,
+        executor: Executor | None = None,
     ) -> None:
         self.writer = writer
+        self.executor = executor
         self.settings = settings
         self.encode = encode
         self.progress = progress
@@ -161,16 +210,61 @@ class Ingestor:
 
     # -- per record -------------------------------------------------------------------------------------------
     def feed(self, records: Iterable[Document | LoadProblem]) -> None:
+        if self.executor is not None:
+            self._feed_parallel(records)
+            return
         for rec in records:
             if isinstance(rec, LoadProblem):
                 self._problem(rec)
                 continue
             self.summary.read += 1
             self._document(rec)
-            if len(self.buffer) >= self.settings.batch_docs or self.buffer_chars >= self.settings.batch_chars:
-                self.flush()
-            if self.progress is not None:
+            self._after_document()
+
+    def _after_document(self) -> None:
+        if len(self.buffer) >= self.settings.batch_docs or self.buffer_chars >= self.settings.batch_chars:
+            self.flush()
+        if self.progress is not None:
+            self.progress(self.summary)
+
+    def _feed_parallel(self, records: Iterable[Document | LoadProblem]) -> None:
+        """``feed`` with ``prepare_documents`` in the executor's workers: chunks of ``PARALLEL_CHUNK`` documents,
+        a few chunks in flight, results applied in input order (so every decision equals the serial path's)."""
+        assert self.executor is not None
+        in_flight: deque[tuple[Future[list[PreparedDoc]], list[tuple[Document, tuple]]]] = deque()
+        limit = 2 * getattr(self.executor, "_max_workers", 2) + 1
+        chunk: list[tuple[Document, tuple]] = []
+
+        def submit() -> None:
+            docs = [d for d, _ in chunk]
+            in_flight.append((self.executor.submit(prepare_documents, docs, self.settings, self.deduper.hasher),
+                              list(chunk)))
+            chunk.clear()
+
+        def drain_one() -> None:
+            future, items = in_flight.popleft()
+            for (doc, pre), prep in zip(items, future.result()):
+                self._apply(doc, *pre, prep)
+                self._after_document()
+
+        for rec in records:
+            if isinstance(rec, LoadProblem):
+                self._problem(rec)
+                continue
+            self.summary.read += 1
+            pre = self._precheck(rec)
+            if pre is not None:
+                chunk.append((rec, pre))
+                if len(chunk) >= PARALLEL_CHUNK:
+                    submit()
+                    while len(in_flight) >= limit:
+                        drain_one()
+            elif self.progress is not None:
                 self.progress(self.summary)
+        if chunk:
+            submit()
+        while in_flight:
+            drain_one()
 
     def _problem(self, p: LoadProblem) -> None:
         level = getattr(p, "level", "error")
@@ -185,30 +279,38 @@ class Ingestor:
         self.summary.dropped[rule] = self.summary.dropped.get(rule, 0) + 1
         self.report.write("drop", **asdict(d))
 
-    def _document(self, doc: Document) -> None:
-        s = self.settings
+    def _precheck(self, doc: Document) -> tuple[bytes, tuple[int, bytes] | None, DuplicateRecord | None] | None:
+        """The checks that need no cleaning: a repeated id in this run, or content unchanged since the index
+        has it (as a document or as a recorded duplicate). Returns ``(content hash, known, duplicate record)``
+        for a document to prepare, or None when it is done with."""
         if doc.id in self.seen:
             self._drop(doc, "duplicate_id", "the same id appeared earlier in this run; the first one was kept")
-            return
+            return None
         self.seen.add(doc.id)
         h = content_hash(doc)
         known = self.known.get(doc.id)
         if known is not None and known[1] == h:
             self.summary.unchanged += 1
-            return
+            return None
         dup = self.writer.duplicates.get(doc.id)
         if dup is not None and dup.content_hash == h:
             self.summary.unchanged += 1
+            return None
+        return h, known, dup
+
+    def _document(self, doc: Document) -> None:
+        pre = self._precheck(doc)
+        if pre is not None:
+            self._apply(doc, *pre, prepare_document(doc, self.settings, self.deduper.hasher, False))
+
+    def _apply(self, doc: Document, h: bytes, known: tuple[int, bytes] | None, dup: DuplicateRecord | None,
+               prep: PreparedDoc) -> None:
+        """The decisions that depend on the documents before this one (in input order): replace, dedupe, keep."""
+        s = self.settings
+        if prep.verdict is not None:
+            self._drop(doc, *prep.verdict)
             return
-        text = normalize_text(doc.text)
-        title = normalize_text(doc.title) if doc.title else ""
-        if doc.pages is not None and text != doc.text:
-            # page spans index the original text: keep the text as loaded (it is already clean per page)
-            text = doc.text
-        verdict = check_quality(text, s.quality)
-        if verdict is not None:
-            self._drop(doc, *verdict)
-            return
+        assert prep.exact_key is not None and prep.signature is not None
         if known is not None:  # a changed document replaces the old one in the same commit
             self.pending_deletes.append(known[0])
             self.deduper.remove(doc.id)
@@ -216,8 +318,7 @@ class Ingestor:
             self.summary.replaced += 1
         if dup is not None:
             del self.writer.duplicates[doc.id]
-        full = f"{title}\n{text}" if title else text
-        res = self.deduper.check(full)
+        res = self.deduper.match(prep.exact_key, prep.signature)
         if res.kind == "exact" and s.exact_dedupe or res.kind == "near" and s.near_dedupe:
             rule = f"{res.kind}_duplicate"
             sim = 1.0 if res.kind == "exact" else float(res.similarity or 0.0)
@@ -228,14 +329,10 @@ class Ingestor:
                 self.summary.near_duplicates += 1
             self._drop(doc, rule, f"similarity {sim:.3f}", res.duplicate_of)
             return
-        clean = Document(doc.id, text, title, doc.metadata, doc.source, doc.pages)
-        if s.page_passages and clean.pages:
-            passages = page_passages(clean)
-        else:
-            passages = split_passages(clean, s.passage_size, s.passage_overlap)
-        self.deduper.add(doc.id, res.exact_key, res.signature)
-        self.buffer.append(StoredDoc(clean, h, res.exact_key, res.signature, passages))
-        self.buffer_chars += len(text)
+        passages = prep.passages if prep.passages is not None else document_passages(prep.doc, s)
+        self.deduper.add(doc.id, prep.exact_key, prep.signature)
+        self.buffer.append(StoredDoc(prep.doc, h, prep.exact_key, prep.signature, passages))
+        self.buffer_chars += len(prep.doc.text)
 
     # -- per batch --------------------------------------------------------------------------------------------
     def flush(self) -> None:
@@ -278,12 +375,20 @@ def ingest(
     models: dict[str, Any] | None = None,
     progress: Callable[[IngestSummary], None] | None = None,
     profile: str = "bm25",
+    workers: int = 1,
 ) -> IngestSummary:
-    """Ingest files/folders into the index folder ``index`` (created when missing). See :class:`Ingestor`."""
+    """Ingest files/folders into the index folder ``index`` (created when missing). See :class:`Ingestor`.
+
+    ``workers`` > 1 cleans, checks, fingerprints and splits documents in that many worker processes (0: one per
+    CPU core); reading, dedupe decisions, indexing and encoding stay in this process. Results are the same.
+    """
     for p in paths:
         if not Path(p).exists():
             raise FileNotFoundError(f"no such file or folder: {p}")
-    with IndexWriter(index, settings=None, components=components) as writer:
+    workers = (os.cpu_count() or 1) if workers == 0 else workers
+    if workers < 0:
+        raise ValueError(f"workers must be >= 0 (0: one per CPU core), got {workers}")
+    with IndexWriter(index, settings=None, components=components) as writer, _worker_pool(workers) as pool:
         if writer.version == 0:
             settings = settings or IngestSettings()
             writer.manifest["settings"] = {"ingest": settings.model_dump(), "profile": profile}
@@ -292,6 +397,21 @@ def ingest(
         else:
             recorded = writer.settings.get("ingest")
             settings = IngestSettings(**recorded) if recorded and settings is None else (settings or IngestSettings())
-        ing = Ingestor(writer, settings, encode=encode, progress=progress)
+        ing = Ingestor(writer, settings, encode=encode, progress=progress, executor=pool)
         ing.feed(iter_documents(paths, load_options))
         return ing.finish()
+
+
+@contextmanager
+def _worker_pool(workers: int) -> Iterator[Executor | None]:
+    """A process pool for ``workers`` > 1 (started by a fork server: safe after torch or numba threads exist)."""
+    if workers <= 1:
+        yield None
+        return
+    import multiprocessing
+
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"))
+    try:
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

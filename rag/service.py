@@ -158,6 +158,7 @@ def ingest_paths(
     progress: bool = False,
     encoders: dict[str, Any] | None = None,
     image_model: str | None = None,
+    workers: int = 1,
 ) -> IngestSummary:
     folder = IndexFolder(index)
     if folder.exists():
@@ -191,6 +192,7 @@ def ingest_paths(
             models=models_record(encoders),
             progress=cb[0] if cb else None,
             profile=profile,
+            workers=workers,
         )
     finally:
         if cb:

@@ -134,6 +134,40 @@ def test_signatures_of_another_hashing_are_recomputed(tmp_path, caplog):
     assert "another dedupe hashing" in caplog.text
 
 
+def test_worker_processes_give_the_same_index(tmp_path):
+    """`workers=2` (cleaning, fingerprints and passages in a process pool) decides and stores exactly what one
+    process does: drops, exact and near duplicates, repeated ids, replacements, passages and BM25 results."""
+    base = make_doc(1, n_words=400)
+    near = base.split()
+    near[10] = "zebra"
+    rows = corpus_rows(70) + [
+        {"_id": "orig", "title": "", "text": base},
+        {"_id": "blank", "title": "", "text": "   "},
+        {"_id": "exact", "title": "", "text": base.upper()},
+        {"_id": "doc3", "title": "again", "text": "a repeated id"},
+        {"_id": "near", "title": "", "text": " ".join(near)},
+    ] + corpus_rows(40, 100)
+    first = write_jsonl(tmp_path / "a.jsonl", rows)
+    changed = write_jsonl(tmp_path / "b.jsonl", [{"_id": "doc5", "title": "New", "text": make_doc(555)}]
+                          + corpus_rows(3, 200) + [{"_id": "doc6", "title": "Title 6", "text": make_doc(6)}])
+    results = {}
+    for workers in (1, 2):
+        idx = tmp_path / f"idx{workers}"
+        settings = IngestSettings(batch_docs=25, passage_size=40, passage_overlap=8)
+        s1 = ingest([first], idx, settings=settings, workers=workers)
+        s2 = ingest([changed], idx, workers=workers)
+        snap = Snapshot.open(idx)
+        docs = snap["docs"]
+        stored = {docs.document(n).id: (docs.document(n).text, docs.document(n).title,
+                                        [(p.start, p.end) for p in docs.passages(n)])
+                  for n in range(docs.next_docno) if docs.is_live(n)}
+        drop = lambda s: {k: v for k, v in s.to_dict().items() if k not in ("seconds", "docs_per_second", "report")}
+        results[workers] = (drop(s1), drop(s2), stored, search_ids(idx, "tumor immune kinase", 20))
+    assert results[1][0]["exact_duplicates"] == 1 and results[1][0]["near_duplicates"] == 1
+    assert results[1][0]["dropped"]["duplicate_id"] == 1 and results[1][1]["replaced"] == 1
+    assert results[2] == results[1]
+
+
 def test_rerun_resumes_without_duplicating_and_replaces_changed(tmp_path):
     rows = corpus_rows(30)
     corpus = write_jsonl(tmp_path / "corpus.jsonl", rows)
