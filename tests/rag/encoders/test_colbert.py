@@ -8,7 +8,6 @@ sentence-transformers' MultiVectorEncoder where installed, and against colbert-a
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import string
 import sys
@@ -20,7 +19,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tiny_colbert import CORPUS, build_tiny_colbertv2, build_tiny_pylate  # noqa: E402
+from tiny_colbert import CORPUS, DOCS, QUERIES, build_tiny_colbertv2, build_tiny_pylate  # noqa: E402
 
 from rag.encoders.base import Encoded, Encoder  # noqa: E402
 from rag.encoders.colbert import (  # noqa: E402
@@ -31,24 +30,7 @@ from rag.encoders.colbert import (  # noqa: E402
     read_colbert_settings,
 )
 
-QUERIES = ["What is the capital of France?", "fox", "Do proteins bind to receptors in cells?"]
-DOCS = [
-    "Paris is the capital of France.",
-    "The quick brown fox, jumps over the lazy dog!",
-    "",
-    "Cells divide by mitosis; the protein binds to the receptor (and activates the pathway).",
-]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _offline():
-    old = os.environ.get("HF_HUB_OFFLINE")
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    yield
-    if old is None:
-        os.environ.pop("HF_HUB_OFFLINE", None)
-    else:
-        os.environ["HF_HUB_OFFLINE"] = old
+pytestmark = pytest.mark.usefixtures("hub_offline")
 
 
 @pytest.fixture(scope="module")

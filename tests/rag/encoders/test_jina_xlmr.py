@@ -9,7 +9,6 @@ explicit softmax and LayerNorm), on rotary's defining property, and on its failu
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import string
 import sys
@@ -21,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tiny_colbert import CORPUS, JINA_MARKERS, build_tiny_jina_colbert  # noqa: E402
+from tiny_colbert import CORPUS, DOCS, JINA_MARKERS, QUERIES, build_tiny_jina_colbert  # noqa: E402
 
 from rag.encoders.colbert import ColBERTCheckpointError, ColBERTEncoder, load_colbert, read_colbert_settings  # noqa: E402
 from rag.encoders.jina_xlmr import (  # noqa: E402
@@ -33,24 +32,7 @@ from rag.encoders.jina_xlmr import (  # noqa: E402
     rotary_cos_sin,
 )
 
-QUERIES = ["What is the capital of France?", "fox", "Do proteins bind to receptors in cells?"]
-DOCS = [
-    "Paris is the capital of France.",
-    "The quick brown fox, jumps over the lazy dog!",
-    "",
-    "Cells divide by mitosis; the protein binds to the receptor (and activates the pathway).",
-]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _offline():
-    old = os.environ.get("HF_HUB_OFFLINE")
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    yield
-    if old is None:
-        os.environ.pop("HF_HUB_OFFLINE", None)
-    else:
-        os.environ["HF_HUB_OFFLINE"] = old
+pytestmark = pytest.mark.usefixtures("hub_offline")
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,15 @@ import torch
 
 # Several sentences with punctuation, so that the trained vocabularies hold whole words and every
 # punctuation character is a token of its own.
+#: sample texts for the ColBERT encoder tests: punctuation, an empty document, a one-word query
+QUERIES = ["What is the capital of France?", "fox", "Do proteins bind to receptors in cells?"]
+DOCS = [
+    "Paris is the capital of France.",
+    "The quick brown fox, jumps over the lazy dog!",
+    "",
+    "Cells divide by mitosis; the protein binds to the receptor (and activates the pathway).",
+]
+
 CORPUS = [
     "The quick brown fox jumps over the lazy dog near the river bank.",
     "Late interaction models compare every query token with every document token!",
