@@ -66,6 +66,12 @@ def ingest(
     device: str = typer.Option("auto", help="auto|cpu|cuda[:n] for encoders"),
     quantization: str = typer.Option("binary", help="tensor storage: binary, or float16 (binary plus float16 for exact MaxSim)"),
     image_model: Optional[str] = typer.Option(None, envvar="LATTE_COLPALI_MODEL", help="ColPali/ColQwen2 model (profile colpali)"),
+    dense_model: Optional[str] = typer.Option(
+        None, envvar="LATTE_DENSE_MODEL", help="dense model (HF id or path) for a new index instead of the profile's"),
+    tensor_model: Optional[str] = typer.Option(
+        None, envvar="LATTE_TENSOR_MODEL",
+        help="token-vector model for the MaxSim tensors of a new index, e.g. colbert-ir/colbertv2.0, "
+        "jinaai/jina-colbert-v2, lightonai/GTE-ModernColBERT-v1 or a local folder (searches then use it too)"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
     """Stream documents into an index folder (created when missing); re-running resumes and skips unchanged ones."""
@@ -87,6 +93,7 @@ def ingest(
     summary = ingest_paths(
         paths, index, settings=settings, load_options=opts, profile=profile, device=device, progress=not as_json,
         quantization=quantization, image_model=image_model, workers=workers,
+        model_overrides={k: v for k, v in (("dense", dense_model), ("multivector", tensor_model)) if v},
     )
     if as_json:
         _print_json(summary.to_dict())

@@ -38,19 +38,40 @@ def profile_indexes(profile: str) -> tuple[str, ...]:
 
 
 def load_encoders(
-    profile: str, *, device: str = "auto", models: dict[str, Any] | None = None, image_model: str | None = None
+    profile: str,
+    *,
+    device: str = "auto",
+    models: dict[str, Any] | None = None,
+    image_model: str | None = None,
+    model_overrides: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Encoders for ``profile`` keyed by representation ({} for 'bm25'); checks them against recorded ``models``.
 
-    The ``colpali`` profile takes its page-image model from ``image_model``, else the one the index recorded, else
-    ``$LATTE_COLPALI_MODEL``, else ``vidore/colpali-v1.3-hf``.
+    Each representation's model is, in order: ``model_overrides[rep]`` (``latte ingest --dense-model`` /
+    ``--tensor-model``: any HF id or local path, e.g. a ColBERT checkpoint for the tensors), the model the index
+    recorded, the profile's default. The ``colpali`` profile takes its page-image model from ``image_model``, else
+    the one the index recorded, else ``$LATTE_COLPALI_MODEL``, else ``vidore/colpali-v1.3-hf``.
     """
     indexes = profile_indexes(profile)
     if not indexes:
         return {}
+    import dataclasses
+
+    from rag.encoders.registry import PROFILES as ENCODER_PROFILES
     from rag.encoders.registry import check_compatible, load_profile
 
-    encs = load_profile(PROFILES[profile][0], device=device)
+    unknown = sorted(set(model_overrides or {}) - {"dense", "sparse", "multivector"})
+    if unknown:
+        raise ValueError(f"model overrides for unknown representations {unknown}; use dense, sparse or multivector")
+    base = ENCODER_PROFILES[PROFILES[profile][0]]
+    chosen = {}
+    for rep in ("dense", "sparse", "multivector"):
+        if getattr(base, rep) is None or (rep == "multivector" and profile in IMAGE_PROFILES):
+            continue
+        spec = (model_overrides or {}).get(rep) or ((models or {}).get(rep) or {}).get("name")
+        if spec:
+            chosen[rep] = spec
+    encs = load_profile(dataclasses.replace(base, **chosen) if chosen else base, device=device)
     wanted = {REP_OF_INDEX[i] for i in indexes}
     encs = {rep: e for rep, e in encs.items() if rep in wanted}
     if profile in IMAGE_PROFILES:
@@ -159,6 +180,7 @@ def ingest_paths(
     encoders: dict[str, Any] | None = None,
     image_model: str | None = None,
     workers: int = 1,
+    model_overrides: dict[str, str] | None = None,
 ) -> IngestSummary:
     folder = IndexFolder(index)
     if folder.exists():
@@ -171,12 +193,13 @@ def ingest_paths(
             )
         profile = recorded
         if encoders is None:
-            encoders = load_encoders(profile, device=device, models=m.get("models"), image_model=image_model)
+            encoders = load_encoders(profile, device=device, models=m.get("models"), image_model=image_model,
+                                     model_overrides=model_overrides)
         components = None
     else:
         profile = profile or "default"
         if encoders is None:
-            encoders = load_encoders(profile, device=device, image_model=image_model)
+            encoders = load_encoders(profile, device=device, image_model=image_model, model_overrides=model_overrides)
         components = new_components(profile, encoders, quantization)
         if profile in IMAGE_PROFILES:
             settings = (settings or IngestSettings()).model_copy(update={"page_passages": True})

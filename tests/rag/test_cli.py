@@ -103,3 +103,24 @@ def test_eval_mldr_official_layout_gzip(tmp_path):
         ).stdout
     )
     assert res["queries"] == 2 and res["results"]["bm25"]["nDCG@10"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("layout", ["colbertv2", "jina-colbert-v2"])
+def test_tensor_model_is_chosen_at_ingest_and_used_by_search(tmp_path, notes, layout):
+    """`--tensor-model` puts a ColBERT checkpoint (any layout latte reads, here tiny random ones) behind the MaxSim
+    tensors; the index records it and later searches load it without being told."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "encoders"))
+    from tiny_colbert import build_tiny_colbertv2, build_tiny_jina_colbert
+
+    build = build_tiny_colbertv2 if layout == "colbertv2" else build_tiny_jina_colbert
+    model = build(tmp_path / layout, dim=16)
+    idx = tmp_path / "idx"
+    out = latte("ingest", str(notes), "--index", str(idx), "--profile", "default", "--tensor-model", str(model), "--json")
+    assert json.loads(out.stdout)["indexed"] == 2
+    info = json.loads(latte("info", "--index", str(idx), "--json").stdout)
+    assert info["manifest"]["models"]["multivector"]["kind"] == "colbert"
+    assert info["manifest"]["models"]["multivector"]["multivector_dim"] == 16
+    assert info["manifest"]["models"]["dense"]["kind"] == "sentence-transformers"  # the profile's MiniLM stays
+    hits = json.loads(latte("search", "rank fusion", "--index", str(idx), "--json").stdout)["hits"]
+    assert {h["doc_id"] for h in hits} == {"sub/beta.txt", "alpha.md"}
+    assert all(h["rerank_score"] is not None for h in hits)  # MaxSim over the tiny ColBERT's tensors ran
