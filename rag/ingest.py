@@ -12,7 +12,7 @@ import json
 import logging
 import os
 import time
-from collections import Counter, deque
+from collections import deque
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from indexers.docstore import StoredDoc
 from indexers.writer import DuplicateRecord, IndexWriter
 from rag.clean import QualityRules, check_quality, normalize_text
-from rag.dedupe import Deduper, MinHasher, _analyse, exact_key
+from rag.dedupe import Deduper, MinHasher, _analyse
 from rag.loaders import LoadOptions, iter_documents
 from rag.passages import split_passages
 from rag.records import Document, Drop, LoadProblem, Passage
