@@ -3,7 +3,8 @@
 - ``exact_key``: 16-byte blake2b of the lowercased text's sequence of word hashes (so case and spacing do not
   matter).
 - ``MinHasher``: words are maximal runs of non-whitespace (``str.split`` on the lowercased text), hashed to
-  64 bits (FNV-1a over their UTF-8 bytes, mixed; ``rag.textscan`` does it in one compiled pass); shingles are runs of ``shingle_size`` consecutive words (a text with fewer words is one
+  64 bits (FNV-1a over their lowercased code points, then mixed; ``rag.textscan`` does it in one compiled pass
+  over the UTF-8 bytes); shingles are runs of ``shingle_size`` consecutive words (a text with fewer words is one
   shingle), each hashed to 64 bits by a vectorised polynomial of its word hashes (``shingle_hashes``; no
   shingle strings are built, which is what makes this fast); rensa's ``RMinHash`` turns the set of shingle
   hashes into ``num_perm`` uint32 minima. Signatures are stored by the index, so they must stay comparable
@@ -47,7 +48,7 @@ __all__ = [
 
 HASH_VERSION = 2  # bump when word or shingle hashing changes: stored signatures then need rebuilding
 # 1: rensa's token hash of each word, exact key over the joined words; 2: rag.textscan's FNV-1a word hashes
-_CHUNK_CHARS = 1 << 20  # bounds the temporary word lists on huge documents
+_CHUNK_CHARS = 1 << 20  # bounds the temporary buffers on huge documents
 _PROBE_TEXT = "the quick brown fox jumps over the lazy dog while the cat sleeps"
 _SHINGLE_MULTIPLIER = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime
 
