@@ -20,7 +20,7 @@ import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -183,8 +183,14 @@ class BM25Index:
         self._raw2id: dict[str, int] = {}
 
     # -- writing -----------------------------------------------------------------------------------------------
-    def add(self, docnos: np.ndarray, texts: Sequence[str]) -> None:
-        """Index ``texts`` under the contiguous docnos ``docnos`` (a new segment)."""
+    def add(
+        self, docnos: np.ndarray, texts: Sequence[str], raw_counts: Sequence[Mapping[str, int] | None] | None = None
+    ) -> None:
+        """Index ``texts`` under the contiguous docnos ``docnos`` (a new segment).
+
+        ``raw_counts`` (optional, per text): ``Counter(self.analyzer.raw_tokens(text))`` already computed, e.g. by
+        ingest's worker processes; the text is then not tokenized again.
+        """
         docnos = np.asarray(docnos, dtype=np.int64)
         if len(docnos) != len(texts):
             raise ValueError(f"{len(docnos)} docnos for {len(texts)} texts")
@@ -194,9 +200,11 @@ class BM25Index:
             raise ValueError("docnos of one add() must be contiguous and ascending")
         if docnos[0] < self.next_docno:
             raise ValueError(f"docno {docnos[0]} already used (next free is {self.next_docno})")
-        seg = build_segment(
-            f"seg-{int(docnos[0]):010d}-{uuid.uuid4().hex[:8]}", int(docnos[0]), [self.doc_terms(t) for t in texts]
-        )
+        counts = raw_counts if raw_counts is not None else [None] * len(texts)
+        if len(counts) != len(texts):
+            raise ValueError(f"{len(counts)} raw counts for {len(texts)} texts")
+        terms = [self.doc_terms(t) if c is None else self.doc_terms_from_counts(c) for t, c in zip(texts, counts)]
+        seg = build_segment(f"seg-{int(docnos[0]):010d}-{uuid.uuid4().hex[:8]}", int(docnos[0]), terms)
         self.segments.append(seg)
         self._pending.append(seg)
         self._stats = None
@@ -207,12 +215,16 @@ class BM25Index:
         Counting raw words first (C-level ``Counter``) and mapping each distinct word once makes this several
         times faster than analysing every token: long documents repeat their words.
         """
+        return self.doc_terms_from_counts(Counter(self.analyzer.raw_tokens(text)))
+
+    def doc_terms_from_counts(self, counts: Mapping[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        """``doc_terms`` from the raw token counts of a document (``Counter(analyzer.raw_tokens(text))``)."""
         raw2id = self._raw2id
         if len(raw2id) > 4_000_000:
             raw2id.clear()
         ids: list[int] = []
         tfs: list[int] = []
-        for tok, n in Counter(self.analyzer.raw_tokens(text)).items():
+        for tok, n in counts.items():
             j = raw2id.get(tok)
             if j is None:
                 term = self.analyzer.term(tok)

@@ -53,6 +53,7 @@ class StoredDoc:
     exact_key: bytes
     signature: np.ndarray  # MinHash, [num_perm]
     passages: list[Passage]
+    raw_counts: dict[str, int] | None = None  # BM25 raw token counts of the lexical text, when a worker made them
 
 
 @dataclass

@@ -17,6 +17,7 @@ import pyarrow as pa
 from indexers.arrays import read_arrow, write_arrow
 from indexers.docstore import DocStore, StoredDoc
 from indexers.folder import FORMAT, FORMAT_VERSION, IndexFolder, component_class, tag_for
+from rag.records import Document
 
 
 @dataclass
@@ -162,7 +163,8 @@ class IndexWriter:
             if kind == "docs":
                 comp.add(batch.start, batch.items, num_perm)
             elif kind == "bm25":
-                comp.add(batch.docnos, [_lexical_text(it) for it in batch.items])
+                comp.add(batch.docnos, [lexical_text(it.doc) for it in batch.items],
+                         raw_counts=[it.raw_counts for it in batch.items])
             else:
                 comp.add_batch(batch)
         self.next_docno += len(batch.items)
@@ -248,8 +250,8 @@ class IndexWriter:
         self.close()
 
 
-def _lexical_text(item: StoredDoc) -> str:
-    d = item.doc
+def lexical_text(d: Document) -> str:
+    """What BM25 indexes for a document: its title, a newline, its text (or the text alone)."""
     return f"{d.title}\n{d.text}" if d.title else d.text
 
 

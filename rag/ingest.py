@@ -7,23 +7,27 @@ documents whose content is unchanged (resume), replaces changed ones, and never 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
 import os
 import time
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from pydantic import BaseModel, Field
 
+from indexers.analyzer import Analyzer
 from indexers.docstore import StoredDoc
-from indexers.writer import DuplicateRecord, IndexWriter
+from indexers.writer import DuplicateRecord, IndexWriter, lexical_text
 from rag.clean import QualityRules, check_quality, normalize_text
 from rag.dedupe import Deduper, MinHasher, _analyse
 from rag.loaders import LoadOptions, iter_documents
@@ -34,6 +38,8 @@ log = logging.getLogger(__name__)
 
 #: documents per task sent to the worker processes of ``ingest(..., workers=N)``
 PARALLEL_CHUNK = 32
+#: documents prepared ahead of the main process at most (about 50 KB each in flight for MLDR-length documents)
+PARALLEL_IN_FLIGHT_DOCS = 1024
 
 
 class IngestSettings(BaseModel):
@@ -103,6 +109,8 @@ class PreparedDoc:
     exact_key: bytes | None = None
     signature: np.ndarray | None = None
     passages: list[Passage] | None = None
+    raw_counts: dict[str, int] | None = None  # BM25's raw token counts of the lexical text (workers only)
+    spans: tuple[bool, list[tuple[int, int, int | None]]] | None = None  # passages in transit (see _slim)
 
 
 def document_passages(doc: Document, settings: IngestSettings) -> list[Passage]:
@@ -128,9 +136,46 @@ def prepare_document(doc: Document, settings: IngestSettings, hasher: MinHasher,
                        document_passages(clean, settings) if passages else None)
 
 
-def prepare_documents(docs: Sequence[Document], settings: IngestSettings, hasher: MinHasher) -> list[PreparedDoc]:
-    """``prepare_document`` over a chunk, passages included (what a worker process runs)."""
-    return [prepare_document(d, settings, hasher, True) for d in docs]
+@lru_cache(maxsize=4)
+def _analyzer(spec: str) -> Analyzer:
+    """One analyzer per settings in a worker process (its word cache then lives across chunks)."""
+    return Analyzer.from_dict(json.loads(spec))
+
+
+def prepare_documents(
+    docs: Sequence[Document], settings: IngestSettings, hasher: MinHasher, analyzer: str | None = None
+) -> list[PreparedDoc]:
+    """``prepare_document`` over a chunk, passages included: what a worker process runs. With ``analyzer`` (the
+    index's BM25 ``Analyzer.to_dict()`` as JSON) it also counts the raw tokens BM25 needs for each kept document.
+
+    Results travel back between processes, so they are slimmed (see ``_slim``/``_unslim``): a text that cleaning
+    left unchanged is not sent back, and passages travel as spans, not as copies of their text.
+    """
+    out = [prepare_document(d, settings, hasher, True) for d in docs]
+    if analyzer is not None:
+        an = _analyzer(analyzer)
+        out = [p if p.verdict is not None else dataclasses.replace(
+            p, raw_counts=dict(Counter(an.raw_tokens(lexical_text(p.doc))))) for p in out]
+    return [_slim(p, d) for p, d in zip(out, docs)]
+
+
+def _slim(p: PreparedDoc, original: Document) -> PreparedDoc:
+    if p.verdict is not None or p.passages is None:
+        return p
+    spans = [(q.start, q.end, q.page) for q in p.passages]
+    same = p.doc.text == original.text and p.doc.title == original.title
+    doc = Document(p.doc.id, "", "", {}, None, None) if same else p.doc
+    return dataclasses.replace(p, doc=doc, passages=None, spans=(same, spans))
+
+
+def _unslim(p: PreparedDoc, original: Document) -> PreparedDoc:
+    """The ``PreparedDoc`` that ``_slim`` made smaller, rebuilt in the main process."""
+    if p.spans is None:
+        return p
+    same, spans = p.spans
+    doc = original if same else p.doc
+    passages = [Passage(doc.id, i, start, end, doc.text[start:end], page) for i, (start, end, page) in enumerate(spans)]
+    return dataclasses.replace(p, doc=doc, passages=passages, spans=None)
 
 
 class _Report:
@@ -232,19 +277,31 @@ class Ingestor:
         a few chunks in flight, results applied in input order (so every decision equals the serial path's)."""
         assert self.executor is not None
         in_flight: deque[tuple[Future[list[PreparedDoc]], list[tuple[Document, tuple]]]] = deque()
-        limit = 2 * getattr(self.executor, "_max_workers", 2) + 1
+        # enough chunks in flight to keep the workers busy while this process commits a batch (seconds)
+        limit = max(2 * getattr(self.executor, "_max_workers", 2) + 1, PARALLEL_IN_FLIGHT_DOCS // PARALLEL_CHUNK)
         chunk: list[tuple[Document, tuple]] = []
+        bm25 = self.writer.components.get("bm25")
+        analyzer = json.dumps(bm25.analyzer.to_dict(), sort_keys=True) if bm25 is not None else None
 
         def submit() -> None:
             docs = [d for d, _ in chunk]
-            in_flight.append((self.executor.submit(prepare_documents, docs, self.settings, self.deduper.hasher),
-                              list(chunk)))
+            in_flight.append((self.executor.submit(prepare_documents, docs, self.settings, self.deduper.hasher,
+                                                   analyzer), list(chunk)))
             chunk.clear()
 
         def drain_one() -> None:
             future, items = in_flight.popleft()
-            for (doc, pre), prep in zip(items, future.result()):
-                self._apply(doc, *pre, prep)
+            try:
+                prepared = future.result()
+            except BrokenProcessPool as exc:
+                raise RuntimeError(
+                    "an ingest worker process died (nothing of this batch was committed; earlier commits are intact). "
+                    "Either it ran out of memory, or ingest(workers>1) was called from a script without the "
+                    "`if __name__ == '__main__':` guard that multiprocessing needs to start workers. Fix that, or "
+                    "ingest with workers=1 (--workers 1)."
+                ) from exc
+            for (doc, pre), prep in zip(items, prepared):
+                self._apply(doc, *pre, _unslim(prep, doc))
                 self._after_document()
 
         for rec in records:
@@ -331,7 +388,7 @@ class Ingestor:
             return
         passages = prep.passages if prep.passages is not None else document_passages(prep.doc, s)
         self.deduper.add(doc.id, prep.exact_key, prep.signature)
-        self.buffer.append(StoredDoc(prep.doc, h, prep.exact_key, prep.signature, passages))
+        self.buffer.append(StoredDoc(prep.doc, h, prep.exact_key, prep.signature, passages, prep.raw_counts))
         self.buffer_chars += len(prep.doc.text)
 
     # -- per batch --------------------------------------------------------------------------------------------

@@ -162,7 +162,8 @@ def test_worker_processes_give_the_same_index(tmp_path):
                                         [(p.start, p.end) for p in docs.passages(n)])
                   for n in range(docs.next_docno) if docs.is_live(n)}
         drop = lambda s: {k: v for k, v in s.to_dict().items() if k not in ("seconds", "docs_per_second", "report")}
-        results[workers] = (drop(s1), drop(s2), stored, search_ids(idx, "tumor immune kinase", 20))
+        bm25 = snap["bm25"].score_all("tumor immune kinase therapy title").round(5).tolist()  # workers count tokens
+        results[workers] = (drop(s1), drop(s2), stored, search_ids(idx, "tumor immune kinase", 20), bm25)
     assert results[1][0]["exact_duplicates"] == 1 and results[1][0]["near_duplicates"] == 1
     assert results[1][0]["dropped"]["duplicate_id"] == 1 and results[1][1]["replaced"] == 1
     assert results[2] == results[1]
@@ -282,3 +283,26 @@ def test_huge_single_document(tmp_path):
     s = ingest([tmp_path / "big.jsonl"], tmp_path / "idx")
     assert s.indexed == 1 and s.passages > 10_000
     assert time.time() - t < 300
+
+
+def test_workers_count_bm25_tokens_with_the_index_analyzer():
+    import json as _json
+    from collections import Counter
+
+    from indexers.analyzer import Analyzer
+    from indexers.bm25 import BM25Index
+    from rag.dedupe import MinHasher
+    from rag.ingest import prepare_documents
+    from rag.records import Document
+
+    docs = [Document("a", "The Cats sat on the MAT, the cats!", "Cats"), Document("b", "   ")]
+    analyzer = Analyzer(lowercase=False)
+    spec = _json.dumps(analyzer.to_dict(), sort_keys=True)
+    kept, dropped = prepare_documents(docs, IngestSettings(), MinHasher(), spec)
+    assert dropped.verdict is not None and dropped.raw_counts is None
+    assert kept.raw_counts == Counter(analyzer.raw_tokens("Cats\nThe Cats sat on the MAT, the cats!"))
+    assert prepare_documents(docs[:1], IngestSettings(), MinHasher())[0].raw_counts is None
+    index = BM25Index(analyzer=analyzer)
+    ids, tfs = index.doc_terms_from_counts(kept.raw_counts)
+    ids2, tfs2 = index.doc_terms("Cats\nThe Cats sat on the MAT, the cats!")
+    assert sorted(zip(ids.tolist(), tfs.tolist())) == sorted(zip(ids2.tolist(), tfs2.tolist()))
