@@ -61,8 +61,8 @@ def ingest(
     no_quality: bool = typer.Option(False, "--no-quality", help="disable the quality rules"),
     no_dedupe: bool = typer.Option(False, "--no-dedupe", help="disable exact and near-duplicate removal"),
     dedupe_threshold: float = typer.Option(0.8, help="MinHash Jaccard threshold for near duplicates"),
-    workers: int = typer.Option(1, min=0, help="processes that clean, check, fingerprint and split documents "
-                                "(0: one per CPU core; the result is the same for any count)"),
+    workers: int = typer.Option(1, min=0, help="processes that clean, check, fingerprint, split and tokenize "
+                                "documents (0: one per CPU core; the index is the same for any count)"),
     device: str = typer.Option("auto", help="auto|cpu|cuda[:n] for encoders"),
     quantization: str = typer.Option("binary", help="tensor storage: binary, or float16 (binary plus float16 for exact MaxSim)"),
     image_model: Optional[str] = typer.Option(None, envvar="LATTE_COLPALI_MODEL", help="ColPali/ColQwen2 model (profile colpali)"),
