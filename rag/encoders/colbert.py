@@ -48,6 +48,7 @@ from rag.encoders.batching import check_request, length_sorted_batches, model_to
 from rag.encoders.device import dtype_name, resolve_device, resolve_dtype
 from rag.encoders.fingerprint import model_fingerprint
 from rag.encoders.pooling import l2_normalize, token_vectors
+from rag.encoders.weights import load_tensors, weight_files
 
 Layout = Literal["stanford", "pylate"]
 
@@ -72,8 +73,6 @@ PYLATE_DEFAULTS = {
 }
 _PYLATE_KEYS = ("query_prefix", "document_prefix", "query_length", "document_length", "do_query_expansion",
                 "attend_to_expansion_tokens", "skiplist_words")
-_ROOT_WEIGHTS = ("model.safetensors", "pytorch_model.bin")
-_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 
 
 class ColBERTCheckpointError(ValueError):
@@ -115,14 +114,7 @@ def _read_json(path: Path) -> dict | list:
 
 def _root_weight_files(folder: Path) -> list[Path]:
     """The checkpoint's root weight files (single file or every shard of an index)."""
-    for name in _ROOT_WEIGHTS:
-        if (folder / name).is_file():
-            return [folder / name]
-    for name in _INDEXES:
-        if (folder / name).is_file():
-            weight_map = _read_json(folder / name).get("weight_map", {})
-            return sorted({folder / shard for shard in weight_map.values()})
-    return []
+    return weight_files(folder, error=ColBERTCheckpointError)
 
 
 def _has_linear(files: Sequence[Path]) -> bool:
@@ -309,22 +301,6 @@ class _DenseLayer(torch.nn.Module):
         return out
 
 
-def _load_tensors(files: Sequence[Path], keys: Sequence[str]) -> dict[str, torch.Tensor]:
-    """The named tensors from safetensors / torch weight files (absent keys are left out)."""
-    found: dict[str, torch.Tensor] = {}
-    for file in files:
-        if file.suffix == ".safetensors":
-            from safetensors import safe_open
-
-            with safe_open(str(file), framework="pt", device="cpu") as handle:
-                names = set(handle.keys())
-                found.update({k: handle.get_tensor(k) for k in keys if k in names and k not in found})
-        else:
-            state = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
-            found.update({k: state[k].clone() for k in keys if k in state and k not in found})
-    return found
-
-
 def _activation(name: str | None, module_type: str = "") -> torch.nn.Module:
     """``"torch.nn.modules.linear.Identity"`` -> ``Identity()``; only ``torch.nn`` modules are built.
 
@@ -348,7 +324,7 @@ def load_projection(settings: ColBERTSettings) -> torch.nn.Sequential:
     """The checkpoint's projection layers, float32 on the CPU: ``[..., hidden] -> [..., dim]``."""
     if settings.layout == "stanford":
         files = _root_weight_files(settings.backbone_dir)
-        weight = _load_tensors(files, ["linear.weight"]).get("linear.weight")
+        weight = load_tensors(files, ["linear.weight"]).get("linear.weight")
         if weight is None:
             raise ColBERTCheckpointError(
                 f"{settings.backbone_dir}: no 'linear.weight' in {[f.name for f in files]}; a colbert-ai checkpoint "
@@ -359,7 +335,7 @@ def load_projection(settings: ColBERTSettings) -> torch.nn.Sequential:
     for folder, module_type in zip(settings.dense_dirs, settings.dense_types):
         conf = _read_json(folder / "config.json")
         files = [f for f in (folder / "model.safetensors", folder / "pytorch_model.bin") if f.is_file()][:1]
-        tensors = _load_tensors(files, ["linear.weight", "linear.bias", "residual.weight"])
+        tensors = load_tensors(files, ["linear.weight", "linear.bias", "residual.weight"])
         wants_bias = bool(conf.get("bias", True))
         if "linear.weight" not in tensors or (wants_bias and "linear.bias" not in tensors):
             raise ColBERTCheckpointError(

@@ -34,10 +34,11 @@ from typing import Mapping, NamedTuple, Sequence
 import torch
 import torch.nn.functional as F
 
+from rag.encoders.weights import WEIGHT_FILES, load_tensors
+from rag.encoders.weights import weight_files as checkpoint_weight_files
+
 #: What marks jina's implementation in ``auto_map`` values.
 IMPLEMENTATION_REPO = "xlm-roberta-flash-implementation"
-_WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
-_INDEX_FILES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 _REQUIRED = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
 #: ``hidden_act`` values jina's code accepts; the last three use the tanh approximation of GELU.
 _GELU = {"gelu": "none", "gelu_new": "tanh", "gelu_fast": "tanh", "gelu_pytorch_tanh": "tanh"}
@@ -307,42 +308,15 @@ class JinaXLMRModel(torch.nn.Module):
         if not config_path.is_file():
             raise JinaXLMRError(f"{folder} has no config.json; pass the checkpoint folder.")
         config = JinaXLMRConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
-        files = list(weight_files) if weight_files is not None else weight_files_of(folder)
+        files = list(weight_files) if weight_files is not None else checkpoint_weight_files(folder, error=JinaXLMRError)
         if not files:
-            raise JinaXLMRError(f"{folder} holds no weights ({' or '.join(_WEIGHT_FILES)}); download the model files.")
-        state = backbone_state(read_tensors(files), [f.name for f in files])
+            raise JinaXLMRError(f"{folder} holds no weights ({' or '.join(WEIGHT_FILES)}); download the model files.")
+        state = backbone_state(load_tensors(files), [f.name for f in files])
         with torch.device("meta"):
             model = cls(config)
         check_state(model, state)
         model.load_state_dict({k: v.to(dtype) for k, v in state.items()}, strict=True, assign=True)
         return model.eval()
-
-
-def weight_files_of(folder: Path) -> list[Path]:
-    """The weight files of a folder: ``model.safetensors`` / ``pytorch_model.bin``, or every shard of an index."""
-    for name in _WEIGHT_FILES:
-        if (folder / name).is_file():
-            return [folder / name]
-    for name in _INDEX_FILES:
-        if (folder / name).is_file():
-            weight_map = json.loads((folder / name).read_text(encoding="utf-8")).get("weight_map", {})
-            return sorted({folder / shard for shard in weight_map.values()})
-    return []
-
-
-def read_tensors(files: Sequence[Path]) -> dict[str, torch.Tensor]:
-    """Every tensor of safetensors or torch weight files, on the CPU (later files do not override earlier ones)."""
-    found: dict[str, torch.Tensor] = {}
-    for file in files:
-        if Path(file).suffix == ".safetensors":
-            from safetensors.torch import load_file
-
-            tensors = load_file(str(file), device="cpu")
-        else:
-            tensors = torch.load(file, map_location="cpu", weights_only=True)
-        for key, value in tensors.items():
-            found.setdefault(key, value)
-    return found
 
 
 def backbone_state(tensors: Mapping[str, torch.Tensor], file_names: Sequence[str] = ()) -> dict[str, torch.Tensor]:
