@@ -13,12 +13,12 @@ import json
 import logging
 import os
 import time
-from collections import Counter, deque
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from collections import Counter
+from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -32,6 +32,7 @@ from rag.clean import QualityRules, check_quality, normalize_text
 from rag.dedupe import Deduper, MinHasher, _analyse
 from rag.loaders import LoadOptions, iter_documents
 from rag.passages import split_passages
+from rag.prepare import ordered_map
 from rag.records import Document, Drop, LoadProblem, Passage
 
 log = logging.getLogger(__name__)
@@ -274,25 +275,37 @@ class Ingestor:
 
     def _feed_parallel(self, records: Iterable[Document | LoadProblem]) -> None:
         """``feed`` with ``prepare_documents`` in the executor's workers: chunks of ``PARALLEL_CHUNK`` documents,
-        a few chunks in flight, results applied in input order (so every decision equals the serial path's)."""
-        assert self.executor is not None
-        in_flight: deque[tuple[Future[list[PreparedDoc]], list[tuple[Document, tuple]]]] = deque()
+        several chunks in flight, results applied in input order (so every decision equals the serial path's)."""
         # enough chunks in flight to keep the workers busy while this process commits a batch (seconds)
         limit = max(2 * getattr(self.executor, "_max_workers", 2) + 1, PARALLEL_IN_FLIGHT_DOCS // PARALLEL_CHUNK)
-        chunk: list[tuple[Document, tuple]] = []
         bm25 = self.writer.components.get("bm25")
         analyzer = json.dumps(bm25.analyzer.to_dict(), sort_keys=True) if bm25 is not None else None
 
-        def submit() -> None:
-            docs = [d for d, _ in chunk]
-            in_flight.append((self.executor.submit(prepare_documents, docs, self.settings, self.deduper.hasher,
-                                                   analyzer), list(chunk)))
-            chunk.clear()
+        def tasks() -> Iterator[tuple[list[tuple[Document, tuple]], partial]]:
+            """Chunks of prechecked documents (read, counted and prechecked in input order, as they are needed)."""
+            chunk: list[tuple[Document, tuple]] = []
+            for rec in records:
+                if isinstance(rec, LoadProblem):
+                    self._problem(rec)
+                    continue
+                self.summary.read += 1
+                pre = self._precheck(rec)
+                if pre is not None:
+                    chunk.append((rec, pre))
+                elif self.progress is not None:
+                    self.progress(self.summary)
+                if len(chunk) >= PARALLEL_CHUNK:
+                    yield chunk, self._prepare_call(chunk, analyzer)
+                    chunk = []
+            if chunk:
+                yield chunk, self._prepare_call(chunk, analyzer)
 
-        def drain_one() -> None:
-            future, items = in_flight.popleft()
+        results = ordered_map(tasks(), executor=self.executor, in_flight=limit)
+        while True:
             try:
-                prepared = future.result()
+                items, prepared = next(results)
+            except StopIteration:
+                return
             except BrokenProcessPool as exc:
                 raise RuntimeError(
                     "an ingest worker process died (nothing of this batch was committed; earlier commits are intact). "
@@ -304,24 +317,8 @@ class Ingestor:
                 self._apply(doc, *pre, _unslim(prep, doc))
                 self._after_document()
 
-        for rec in records:
-            if isinstance(rec, LoadProblem):
-                self._problem(rec)
-                continue
-            self.summary.read += 1
-            pre = self._precheck(rec)
-            if pre is not None:
-                chunk.append((rec, pre))
-                if len(chunk) >= PARALLEL_CHUNK:
-                    submit()
-                    while len(in_flight) >= limit:
-                        drain_one()
-            elif self.progress is not None:
-                self.progress(self.summary)
-        if chunk:
-            submit()
-        while in_flight:
-            drain_one()
+    def _prepare_call(self, chunk: list[tuple[Document, tuple]], analyzer: str | None) -> partial:
+        return partial(prepare_documents, [d for d, _ in chunk], self.settings, self.deduper.hasher, analyzer)
 
     def _problem(self, p: LoadProblem) -> None:
         level = getattr(p, "level", "error")

@@ -3,24 +3,30 @@
 Cleaning (``normalize_text``), the quality rules (``check_quality``) and dedupe fingerprints (exact key and
 MinHash signature) depend on one document only; only the dedupe *decision* (``Deduper.match``/``add``) depends
 on the documents before it. ``prepare_stream`` runs the independent part in chunks, in this process or in an
-executor's workers, and yields the results in input order with a bounded number of chunks in flight, so
-memory stays bounded on a stream of any length and decisions taken in order are the ones one process takes.
+executor's workers, and yields the results in input order with a bounded number of chunks in flight
+(``ordered_map``, which ``rag.ingest`` uses too), so memory stays bounded on a stream of any length and
+decisions taken in order are the ones one process takes.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from functools import partial
 from itertools import islice
+from typing import TypeVar
 
 import numpy as np
 
 from rag.clean import QualityRules, check_quality, normalize_text
 from rag.dedupe import MinHasher, _analyse, shingle_hashes
 
-__all__ = ["Prepared", "prepare_texts", "prepare_stream"]
+__all__ = ["Prepared", "ordered_map", "prepare_texts", "prepare_stream"]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +80,33 @@ def prepare_stream(
         raise ValueError(f"chunk_size and in_flight must be >= 1 (got {chunk_size}, {in_flight})")
     it = iter(texts)
     chunks = iter(lambda: list(islice(it, chunk_size)), [])
+    tasks = ((None, partial(prepare_texts, chunk, rules, hasher)) for chunk in chunks)
+    for _, prepared in ordered_map(tasks, executor=executor, in_flight=in_flight):
+        yield from prepared
+
+
+def ordered_map(
+    tasks: Iterable[tuple[T, Callable[[], R]]], *, executor: Executor | None = None, in_flight: int = 4
+) -> Iterator[tuple[T, R]]:
+    """Run each task's call (a picklable ``functools.partial`` for a process pool) and yield ``(tag, result)`` in
+    task order. With an ``executor`` at most ``in_flight`` calls are submitted ahead of the one being yielded;
+    ``tasks`` is read lazily, so work done while producing a task (e.g. checks in input order) stays in order.
+
+    >>> [r for _, r in ordered_map((i, partial(pow, i, 2)) for i in range(4))]
+    [0, 1, 4, 9]
+    """
+    if in_flight < 1:
+        raise ValueError(f"in_flight must be >= 1 (got {in_flight})")
     if executor is None:
-        for chunk in chunks:
-            yield from prepare_texts(chunk, rules, hasher)
+        for tag, call in tasks:
+            yield tag, call()
         return
-    pending: deque[Future[list[Prepared]]] = deque()
-    for chunk in chunks:
-        pending.append(executor.submit(prepare_texts, chunk, rules, hasher))
+    pending: deque[tuple[T, Future[R]]] = deque()
+    for tag, call in tasks:
+        pending.append((tag, executor.submit(call)))
         if len(pending) >= in_flight:
-            yield from pending.popleft().result()
+            done_tag, future = pending.popleft()
+            yield done_tag, future.result()
     while pending:
-        yield from pending.popleft().result()
+        done_tag, future = pending.popleft()
+        yield done_tag, future.result()
