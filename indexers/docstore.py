@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from indexers.arrays import load_npy, read_arrow, save_npy, write_arrow
-from rag.records import Document, PageSpan, Passage
+from rag.records import Document, PageSpan, Passage, lexical_text
 
 DOC_SCHEMA = pa.schema(
     [
@@ -286,8 +286,7 @@ class DocStore:
             for i in range(s.n_docs):
                 if s.start + i in dead:
                     continue
-                text = texts[i].as_py()
-                yield f"{titles[i]}\n{text}" if titles[i] else text
+                yield lexical_text(Document("", texts[i].as_py(), titles[i]))
 
     # -- persistence -------------------------------------------------------------------------------------------
     def save(self, folder: Path, tag: str) -> dict:

@@ -17,7 +17,7 @@ import pyarrow as pa
 from indexers.arrays import read_arrow, write_arrow
 from indexers.docstore import DocStore, StoredDoc
 from indexers.folder import FORMAT, FORMAT_VERSION, IndexFolder, component_class, tag_for
-from rag.records import Document
+from rag.records import lexical_text
 
 
 @dataclass
@@ -248,11 +248,6 @@ class IndexWriter:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-def lexical_text(d: Document) -> str:
-    """What BM25 indexes for a document: its title, a newline, its text (or the text alone)."""
-    return f"{d.title}\n{d.text}" if d.title else d.text
 
 
 def _duplicates_table(records: Any) -> pa.Table:

@@ -27,13 +27,13 @@ from pydantic import BaseModel, Field
 
 from indexers.analyzer import Analyzer
 from indexers.docstore import StoredDoc
-from indexers.writer import DuplicateRecord, IndexWriter, lexical_text
+from indexers.writer import DuplicateRecord, IndexWriter
 from rag.clean import QualityRules, check_quality, normalize_text
 from rag.dedupe import Deduper, MinHasher, _analyse
 from rag.loaders import LoadOptions, iter_documents
 from rag.passages import split_passages
 from rag.prepare import ordered_map
-from rag.records import Document, Drop, LoadProblem, Passage
+from rag.records import Document, Drop, LoadProblem, Passage, lexical_text
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +131,8 @@ def prepare_document(doc: Document, settings: IngestSettings, hasher: MinHasher,
     verdict = check_quality(text, settings.quality)
     if verdict is not None:
         return PreparedDoc(doc, verdict)
-    key, words = _analyse(f"{title}\n{text}" if title else text)
     clean = Document(doc.id, text, title, doc.metadata, doc.source, doc.pages)
+    key, words = _analyse(lexical_text(clean))
     return PreparedDoc(clean, None, key, hasher.signature_of_words(words),
                        document_passages(clean, settings) if passages else None)
 

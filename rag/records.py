@@ -35,6 +35,11 @@ class Document:
     pages: list[PageSpan] | None = None
 
 
+def lexical_text(doc: Document) -> str:
+    """A document's title, a newline and its text (or the text alone): what BM25 indexes and dedupe fingerprints."""
+    return f"{doc.title}\n{doc.text}" if doc.title else doc.text
+
+
 @dataclass(slots=True)
 class LoadProblem:
     """A record a loader could not read (bad JSON line, unreadable file...), reported, never silently skipped.
