@@ -20,7 +20,7 @@ import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -197,6 +197,7 @@ class BM25Index:
         self.deleted = np.zeros(0, dtype=np.int64)
         self._stats: tuple[np.ndarray, int, float] | None = None
         self._df_cache: dict[int, int] = {}
+        self._search_table: tuple | None = None
         self._raw2id: dict[str, int] = {}
 
     # -- writing -----------------------------------------------------------------------------------------------
@@ -280,17 +281,26 @@ class BM25Index:
             self._df_cache: dict[int, int] = {}
         return self._stats
 
-    def _segment_mask(self, s: Segment, alive: np.ndarray) -> np.ndarray | None:
-        """The segment's slice of ``alive`` (a view), or None when all its documents are live."""
-        m = alive[s.start : s.start + s.n_docs]
-        return None if self._all_live(s) else m
+    def _dirty(self) -> np.ndarray:
+        """Per segment (in ``self.segments`` order): does it hold postings of deleted documents?
+
+        A deleted document's postings stay in its segment until a merge drops them (the merge also zeroes its
+        length), so a segment is dirty when a deleted docno in its range still has a length."""
+        out = np.zeros(len(self.segments), dtype=bool)
+        d = self.deleted
+        if len(d):
+            for i, s in enumerate(self.segments):
+                lo, hi = np.searchsorted(d, [s.start, s.start + s.n_docs])
+                if hi > lo:
+                    out[i] = bool(np.any(np.asarray(s.doc_len)[d[lo:hi] - s.start] > 0))
+        return out
 
     def _all_live(self, s: Segment) -> bool:
         d = self.deleted
         if not len(d):
             return True
         lo, hi = np.searchsorted(d, [s.start, s.start + s.n_docs])
-        return bool(hi == lo)
+        return bool(hi == lo) or not bool(np.any(np.asarray(s.doc_len)[d[lo:hi] - s.start] > 0))
 
     def doc_freq(self, term: int) -> int:
         """Live documents containing global term id ``term`` (postings of deleted documents not counted)."""
@@ -350,35 +360,37 @@ class BM25Index:
 
     def search(self, query: str, k: int = 10, *, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` live documents matching at least one query term (score > 0), best first, ties by smaller docno;
-        ``allowed`` is an optional bool mask by docno. Exact: block-max MaxScore over the compressed postings."""
-        from indexers.bm25_maxscore import TopK, search_segment
+        ``allowed`` is an optional bool mask by docno. Exact: block-max MaxScore over the compressed postings
+        (:mod:`indexers.bm25_maxscore`), one compiled call for all segments."""
+        from indexers.bm25_maxscore import top_k_bm25
 
         alive, n, avgdl = self.stats()
-        if n == 0 or k <= 0:
+        ids = self.vocab.ids
+        counts: dict[int, int] = {}
+        for t in self.analyzer.tokens(query):
+            j = ids.get(t)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        if not counts or n == 0 or k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        terms, weights = self._query_weights(query)
-        if not len(terms):
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        mask_all = alive if allowed is None else alive & fit_mask(allowed, len(alive))
-        top = TopK(k)
+        terms = np.array(sorted(counts), dtype=np.int64)
+        qcount = np.array([counts[t] for t in terms.tolist()], dtype=np.float64)
+        table, dirty = self._table()
+        mask = None if allowed is None else alive & fit_mask(allowed, len(alive))
         p = self.params
-        segments = self.segments if self._sorted() else sorted(self.segments, key=lambda x: x.start)
-        for s in segments:  # in docno order: the heap's tie rule (smaller docno first) relies on it
-            tids = s.blocks.term_ids
-            if not len(tids):
-                continue
-            pos = np.searchsorted(tids, terms)
-            pos_c = np.minimum(pos, len(tids) - 1)
-            here = np.asarray(tids)[pos_c] == terms
-            if not here.any():
-                continue
-            mask = mask_all[s.start : s.start + s.n_docs] if allowed is not None else self._segment_mask(s, alive)
-            search_segment(s.blocks, s.doc_len, s.start, pos_c[here].astype(np.int64), weights[here], mask,
-                           p.k1, p.b, avgdl, top)
-        return top.result()
+        return top_k_bm25(table, terms, qcount, alive, dirty, mask, n, avgdl, p.k1, p.b, p.idf, k)
 
-    def _sorted(self) -> bool:
-        return all(a.start < b.start for a, b in zip(self.segments, self.segments[1:]))
+    def _table(self) -> tuple[Any, np.ndarray]:
+        """The segments (in docno order) as the compiled search reads them, and their dirty flags; cached until
+        the segments or deletions change."""
+        key = (tuple(s.name for s in self.segments), len(self.deleted))
+        if self._search_table is None or self._search_table[0] != key:
+            from indexers.bm25_maxscore import SegmentTable
+
+            if not all(a.start < b.start for a, b in zip(self.segments, self.segments[1:])):
+                self.segments.sort(key=lambda x: x.start)
+            self._search_table = (key, SegmentTable.build(self.segments), self._dirty())
+        return self._search_table[1], self._search_table[2]
 
     # -- persistence -------------------------------------------------------------------------------------------
     def save(self, folder: Path, tag: str) -> dict:

@@ -1,76 +1,96 @@
 """Exact top-k BM25 with block-max MaxScore over compressed posting blocks (compiled with numba).
 
-Document-at-a-time over one segment's query-term cursors (Turtle & Flood's MaxScore, with the block-max bounds of
-Ding & Suel / Chakrabarti et al. for the non-essential lists):
+One compiled call answers a query over every segment: it looks the query terms up in each segment, counts their
+live document frequencies, weighs them (idf x query count), then runs document-at-a-time MaxScore (Turtle & Flood)
+with block-max bounds (Ding & Suel; Chakrabarti et al.) segment after segment:
 
-- each term's upper bound is the best bound of its blocks, ``w * maxtf / (maxtf + k1 (1 - b + b mindl / avgdl))``
-  (``indexers.postings`` keeps each block's largest tf and shortest document, so the bound holds for any
+- a term's upper bound in a segment is the best bound of its blocks, ``w * maxtf / (maxtf + k1 (1 - b + b mindl /
+  avgdl))`` (``indexers.postings`` keeps each block's largest tf and shortest document, so the bound holds for any
   collection statistics);
-- terms sorted by bound; the longest prefix whose bounds sum to at most the current k-th best score ``theta`` is
-  *non-essential*: a document containing only those terms cannot enter the top k, so candidates come from the
+- terms are sorted by bound; the longest prefix whose bounds sum to at most the current k-th best score ``theta``
+  is *non-essential*: a document containing only those terms cannot enter the top k, so candidates come from the
   essential lists only;
 - a candidate's non-essential terms are probed from the largest bound down; before decoding a block the probe
   checks that block's own bound, and stops as soon as the candidate cannot beat ``theta``.
 
-Nothing is approximated: a document is skipped only when a valid bound proves it cannot beat the k-th best,
-so the top k equal exhaustive scoring's (ties go to the smaller docno). The top-k heap is carried across
-segments (processed in docno order), so later segments start with the threshold earlier ones reached.
+Nothing is approximated: a document is skipped only when a valid bound proves it cannot beat the k-th best, so
+the top k equal exhaustive scoring's (ties go to the smaller docno: segments are visited in docno order and a
+later document must beat ``theta`` strictly). The heap is carried across segments, so later segments start
+with the threshold earlier ones reached.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
-from indexers.postings import BLOCK, kernels as postings_kernels
+from indexers.postings import BLOCK, MAXTF_SATURATED, kernels as postings_kernels
 
 #: bounds are inflated by this factor so float rounding can never make a bound smaller than a real score
 _SLACK = 1.0 + 1e-9
+IDF_KINDS = {"lucene": 0, "robertson": 1}
 
 
-class TopK:
-    """The running top-k heap (scores float64, global docnos), shared by the segments of one query."""
+@dataclass
+class SegmentTable:
+    """Every segment's arrays as numba typed lists (built once per set of segments, reused by each query)."""
 
-    def __init__(self, k: int) -> None:
-        self.k = int(k)
-        self.scores = np.zeros(max(self.k, 1), np.float64)
-        self.docnos = np.zeros(max(self.k, 1), np.int64)
-        self.size = np.zeros(1, np.int64)
+    lists: tuple
+    starts: np.ndarray  # int64 [S]
+    n_docs: np.ndarray  # int64 [S]
 
-    def result(self) -> tuple[np.ndarray, np.ndarray]:
-        """(docnos, scores float32) best first; ties by smaller docno."""
-        n = int(self.size[0])
-        d, s = self.docnos[:n], self.scores[:n]
-        order = np.lexsort((d, -s))
-        return d[order].astype(np.int64), s[order].astype(np.float32)
+    FIELDS = ("term_ids", "term_ptr", "term_blk", "data", "blk_off", "blk_last", "blk_bits", "blk_tfbits",
+              "blk_maxtf", "blk_mindl")
+
+    @classmethod
+    def build(cls, segments: Sequence[Any]) -> "SegmentTable":
+        """``segments``: objects with ``blocks`` (PostingBlocks), ``doc_len`` and ``start``, in docno order."""
+        from numba.typed import List
+
+        lists = []
+        for name in cls.FIELDS:
+            lst = List()
+            for s in segments:
+                lst.append(_readonly(getattr(s.blocks, name)))
+            lists.append(lst)
+        dl = List()
+        for s in segments:
+            dl.append(_readonly(np.asarray(s.doc_len, dtype=np.float32)))
+        lists.append(dl)
+        return cls(tuple(lists), np.array([s.start for s in segments], np.int64),
+                   np.array([s.n_docs for s in segments], np.int64))
 
 
-def search_segment(pb: Any, doc_len: np.ndarray, start: int, term_pos: np.ndarray, weights: np.ndarray,
-                   mask: np.ndarray | None, k1: float, b: float, avgdl: float, top: TopK) -> None:
-    """Add one segment's best documents to ``top``.
+def _readonly(a: np.ndarray) -> np.ndarray:
+    """A plain read-only C-contiguous view (memory maps are read-only; numba wants one array type per list)."""
+    v = np.asarray(a)
+    if v.flags.writeable or not v.flags.c_contiguous:
+        v = np.ascontiguousarray(v).view()
+        v.flags.writeable = False
+    return v
 
-    ``pb``: the segment's :class:`indexers.postings.PostingBlocks`; ``term_pos`` int64: positions in
-    ``pb.term_ids`` of the query terms present in the segment; ``weights`` float64 (same order): idf times any
-    per-term factor (query term count, Okapi's k1 + 1); ``mask``: bool over the segment's rows (live and
-    allowed), or None when every row may be returned; ``start``: the segment's first docno.
+
+def top_k_bm25(table: SegmentTable, terms: np.ndarray, qcount: np.ndarray, alive: np.ndarray,
+               dirty: np.ndarray, allowed: np.ndarray | None, n_live: int, avgdl: float, k1: float, b: float,
+               idf: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` (docnos int64, scores float32) best first, ties by smaller docno; only scores > 0.
+
+    ``terms`` int64: distinct query term ids (sorted); ``qcount``: how often each occurs in the query;
+    ``alive`` bool by docno; ``dirty`` bool per segment: it holds postings of deleted documents (their rows are
+    then checked against ``alive`` and left out of document frequencies); ``allowed``: an optional bool mask
+    by docno (as long as ``alive``).
     """
-    if len(term_pos) == 0 or top.k <= 0:
-        return
-    tb = np.asarray(pb.term_blk)
-    tp = np.asarray(pb.term_ptr)
-    b0 = tb[term_pos].astype(np.int64)
-    b1 = tb[term_pos + 1].astype(np.int64)
-    cnt = (tp[term_pos + 1] - tp[term_pos]).astype(np.int64)
-    use_mask = mask is not None
-    m = mask if use_mask else _NO_MASK
-    _kernel()(pb.data, pb.blk_off, pb.blk_bits, pb.blk_tfbits, pb.blk_last, pb.blk_maxtf, pb.blk_mindl,
-              b0, b1, cnt, np.ascontiguousarray(weights, dtype=np.float64), doc_len, m, use_mask,
-              float(k1), float(b), float(avgdl), int(start), top.scores, top.docnos, top.size, top.k)
-
-
-_NO_MASK = np.ones(1, dtype=np.bool_)
+    if k <= 0 or len(terms) == 0 or n_live == 0 or len(table.starts) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    use_allowed = allowed is not None
+    d, s = _kernel()(*table.lists, table.starts, table.n_docs, np.ascontiguousarray(terms, dtype=np.int64),
+                     np.ascontiguousarray(qcount, dtype=np.float64), alive, dirty,
+                     allowed if use_allowed else alive, use_allowed, float(n_live), float(avgdl), float(k1), float(b),
+                     IDF_KINDS[idf], int(k))
+    return d, s.astype(np.float32)
 
 
 @lru_cache(maxsize=1)
@@ -87,14 +107,29 @@ def _kernel() -> Any:
         return s1 < s2 or (s1 == s2 and d1 > d2)
 
     @jit
+    def sift_down(hs, hd, i, n):  # pragma: no cover - compiled
+        while True:
+            l = 2 * i + 1
+            r = l + 1
+            w = i
+            if l < n and worse(hs[l], hd[l], hs[w], hd[w]):
+                w = l
+            if r < n and worse(hs[r], hd[r], hs[w], hd[w]):
+                w = r
+            if w == i:
+                return
+            hs[i], hs[w] = hs[w], hs[i]
+            hd[i], hd[w] = hd[w], hd[i]
+            i = w
+
+    @jit
     def heap_push(hs, hd, size, k, s, d):  # pragma: no cover - compiled
-        n = size[0]
-        if n < k:
-            i = n
-            size[0] = n + 1
+        """Min-heap whose root is the worst entry; returns the new size."""
+        if size < k:
+            i = size
             hs[i] = s
             hd[i] = d
-            while i > 0:  # sift up: the root is the worst entry
+            while i > 0:
                 p = (i - 1) // 2
                 if worse(hs[i], hd[i], hs[p], hd[p]):
                     hs[i], hs[p] = hs[p], hs[i]
@@ -102,26 +137,35 @@ def _kernel() -> Any:
                     i = p
                 else:
                     break
-        else:
-            hs[0] = s
-            hd[0] = d
-            i = 0
-            while True:
-                l = 2 * i + 1
-                r = l + 1
-                w = i
-                if l < k and worse(hs[l], hd[l], hs[w], hd[w]):
-                    w = l
-                if r < k and worse(hs[r], hd[r], hs[w], hd[w]):
-                    w = r
-                if w == i:
-                    break
-                hs[i], hs[w] = hs[w], hs[i]
-                hd[i], hd[w] = hd[w], hd[i]
-                i = w
+            return size + 1
+        hs[0] = s
+        hd[0] = d
+        sift_down(hs, hd, 0, k)
+        return size
 
     @jit
-    def load_block(t, j, b0, cnt, data, blk_off, blk_bits, blk_tfbits, blk_last, bufd, buft, nin, dec):
+    def find(ids, t):  # pragma: no cover - compiled
+        lo = 0
+        hi = ids.shape[0]
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if np.int64(ids[mid]) < t:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < ids.shape[0] and np.int64(ids[lo]) == t:
+            return lo
+        return -1
+
+    @jit
+    def bound(w, mt, mindl, c1, c2):  # pragma: no cover - compiled
+        if mt >= MAXTF_SATURATED:
+            return w * _SLACK
+        f = np.float64(mt)
+        return w * f / (f + c1 + c2 * np.float64(mindl)) * _SLACK
+
+    @jit
+    def load(t, j, b0, cnt, data, blk_off, blk_bits, blk_tfbits, blk_last, bufd, buft, nin, dec):
         # pragma: no cover - compiled
         n = min(BLOCK, cnt[t] - (j - b0[t]) * BLOCK)
         base = np.int64(-1) if j == b0[t] else np.int64(blk_last[j - 1])
@@ -130,20 +174,17 @@ def _kernel() -> Any:
         dec[t] = j
 
     @jit
-    def search(data, blk_off, blk_bits, blk_tfbits, blk_last, blk_maxtf, blk_mindl, b0, b1, cnt, w, doc_len,
-               mask, use_mask, k1, b, avgdl, start, hs, hd, size, k):  # pragma: no cover - compiled
+    def segment(data, blk_off, blk_last, blk_bits, blk_tfbits, blk_maxtf, blk_mindl, doc_len, b0, b1, cnt, w,
+                alive, check_alive, allowed, use_allowed, start, c1, c2, hs, hd, size, k):  # pragma: no cover
         nt = w.shape[0]
-        c1 = k1 * (1.0 - b)
-        c2 = k1 * b / avgdl
         ub = np.zeros(nt, np.float64)
         for t in range(nt):
             best = 0.0
             for j in range(b0[t], b1[t]):
-                mt = np.float64(blk_maxtf[j])
-                v = mt / (mt + c1 + c2 * np.float64(blk_mindl[j]))
+                v = bound(w[t], blk_maxtf[j], blk_mindl[j], c1, c2)
                 if v > best:
                     best = v
-            ub[t] = w[t] * best * _SLACK
+            ub[t] = best
         order = np.argsort(ub)
         prefix = np.zeros(nt, np.float64)
         acc = 0.0
@@ -157,14 +198,14 @@ def _kernel() -> Any:
         blk = b0.copy()
         pos = np.zeros(nt, np.int64)
         cur = np.full(nt, INF, np.int64)
-        theta = hs[0] if size[0] >= k else 0.0
+        theta = hs[0] if size >= k else 0.0
         first = 0
         while first < nt and prefix[first] <= theta:
             first += 1
         for i in range(first, nt):
             t = order[i]
             if b1[t] > b0[t]:
-                load_block(t, b0[t], b0, cnt, data, blk_off, blk_bits, blk_tfbits, blk_last, bufd, buft, nin, dec)
+                load(t, b0[t], b0, cnt, data, blk_off, blk_bits, blk_tfbits, blk_last, bufd, buft, nin, dec)
                 cur[t] = bufd[t, 0]
         while first < nt:
             d = INF
@@ -174,10 +215,14 @@ def _kernel() -> Any:
                     d = c
             if d == INF:
                 break
-            ok = (not use_mask) or mask[d]
+            ok = True
+            if check_alive and not alive[start + d]:
+                ok = False
+            if use_allowed and not allowed[start + d]:
+                ok = False
             norm = c1 + c2 * np.float64(doc_len[d])
             s = 0.0
-            for i in range(first, nt):  # essential terms: score and step past d
+            for i in range(first, nt):  # essential terms: score d and step past it
                 t = order[i]
                 if cur[t] == d:
                     if ok:
@@ -190,20 +235,19 @@ def _kernel() -> Any:
                         if j >= b1[t]:
                             cur[t] = INF
                             continue
-                        load_block(t, j, b0, cnt, data, blk_off, blk_bits, blk_tfbits, blk_last, bufd, buft, nin,
-                                   dec)
+                        load(t, j, b0, cnt, data, blk_off, blk_bits, blk_tfbits, blk_last, bufd, buft, nin, dec)
                         p = 0
                     pos[t] = p
                     cur[t] = bufd[t, p]
             if not ok:
                 continue
-            alive = True
+            keep = True
             if first > 0:
                 rem = prefix[first - 1]
                 i = first - 1
                 while i >= 0:
                     if s + rem <= theta:
-                        alive = False
+                        keep = False
                         break
                     t = order[i]
                     j = blk[t]
@@ -214,14 +258,11 @@ def _kernel() -> Any:
                         rem -= ub[t]
                         i -= 1
                         continue
-                    mt = np.float64(blk_maxtf[j])
-                    bub = w[t] * mt / (mt + c1 + c2 * np.float64(blk_mindl[j])) * _SLACK
-                    if s + rem - ub[t] + bub <= theta:
-                        alive = False
+                    if s + rem - ub[t] + bound(w[t], blk_maxtf[j], blk_mindl[j], c1, c2) <= theta:
+                        keep = False
                         break
                     if dec[t] != j:
-                        load_block(t, j, b0, cnt, data, blk_off, blk_bits, blk_tfbits, blk_last, bufd, buft, nin,
-                                   dec)
+                        load(t, j, b0, cnt, data, blk_off, blk_bits, blk_tfbits, blk_last, bufd, buft, nin, dec)
                         pos[t] = 0
                     p = pos[t]
                     while bufd[t, p] < d:
@@ -232,11 +273,101 @@ def _kernel() -> Any:
                         s += w[t] * f / (f + norm)
                     rem -= ub[t]
                     i -= 1
-            if alive and s > theta:
-                heap_push(hs, hd, size, k, s, start + d)
-                if size[0] >= k:
+            if keep and s > theta:
+                size = heap_push(hs, hd, size, k, s, start + d)
+                if size >= k:
                     theta = hs[0]
                     while first < nt and prefix[first] <= theta:
                         first += 1
+        return size
+
+    @jit
+    def live_df(data, blk_off, blk_last, blk_bits, blk_tfbits, b0, b1, n, alive, start):  # pragma: no cover
+        rows = np.empty(BLOCK, np.int32)
+        tf = np.empty(BLOCK, np.float32)
+        live = 0
+        pos = 0
+        for j in range(b0, b1):
+            m = min(BLOCK, n - pos)
+            base = np.int64(-1) if j == b0 else np.int64(blk_last[j - 1])
+            decode_block(data, blk_off, blk_bits, blk_tfbits, j, base, m, rows, tf)
+            for i in range(m):
+                if alive[start + rows[i]]:
+                    live += 1
+            pos += m
+        return live
+
+    @jit
+    def search(L_term_ids, L_term_ptr, L_term_blk, L_data, L_blk_off, L_blk_last, L_blk_bits, L_blk_tfbits,
+               L_blk_maxtf, L_blk_mindl, L_doc_len, starts, n_docs, terms, qcount, alive, dirty, allowed,
+               use_allowed, n_live, avgdl, k1, b, idf_kind, k):  # pragma: no cover - compiled
+        ns = starts.shape[0]
+        nt = terms.shape[0]
+        where = np.full((ns, nt), -1, np.int64)
+        df = np.zeros(nt, np.float64)
+        for si in range(ns):
+            ids = L_term_ids[si]
+            ptr = L_term_ptr[si]
+            tb = L_term_blk[si]
+            for t in range(nt):
+                i = find(ids, terms[t])
+                if i < 0:
+                    continue
+                where[si, t] = i
+                if dirty[si]:
+                    df[t] += live_df(L_data[si], L_blk_off[si], L_blk_last[si], L_blk_bits[si], L_blk_tfbits[si],
+                                     np.int64(tb[i]), np.int64(tb[i + 1]), ptr[i + 1] - ptr[i], alive, starts[si])
+                else:
+                    df[t] += ptr[i + 1] - ptr[i]
+        w = np.zeros(nt, np.float64)
+        for t in range(nt):
+            if df[t] > 0:
+                x = (n_live - df[t] + 0.5) / (df[t] + 0.5)
+                if idf_kind == 0:
+                    w[t] = np.log1p(x) * qcount[t]
+                else:
+                    w[t] = max(np.log(x), 0.0) * (k1 + 1.0) * qcount[t]
+        c1 = k1 * (1.0 - b)
+        c2 = k1 * b / avgdl
+        hs = np.zeros(k, np.float64)
+        hd = np.zeros(k, np.int64)
+        size = 0
+        for si in range(ns):
+            m = 0
+            for t in range(nt):
+                if where[si, t] >= 0 and w[t] > 0:
+                    m += 1
+            if m == 0:
+                continue
+            b0 = np.empty(m, np.int64)
+            b1 = np.empty(m, np.int64)
+            cnt = np.empty(m, np.int64)
+            ws = np.empty(m, np.float64)
+            ptr = L_term_ptr[si]
+            tb = L_term_blk[si]
+            m = 0
+            for t in range(nt):
+                i = where[si, t]
+                if i >= 0 and w[t] > 0:
+                    b0[m] = tb[i]
+                    b1[m] = tb[i + 1]
+                    cnt[m] = ptr[i + 1] - ptr[i]
+                    ws[m] = w[t]
+                    m += 1
+            size = segment(L_data[si], L_blk_off[si], L_blk_last[si], L_blk_bits[si], L_blk_tfbits[si],
+                           L_blk_maxtf[si], L_blk_mindl[si], L_doc_len[si], b0, b1, cnt, ws, alive, dirty[si],
+                           allowed, use_allowed, starts[si], c1, c2, hs, hd, size, k)
+        # pop the heap worst-first into the tail: best first, ties by smaller docno
+        out_s = np.empty(size, np.float64)
+        out_d = np.empty(size, np.int64)
+        n = size
+        while n > 0:
+            out_s[n - 1] = hs[0]
+            out_d[n - 1] = hd[0]
+            n -= 1
+            hs[0] = hs[n]
+            hd[0] = hd[n]
+            sift_down(hs, hd, 0, n)
+        return out_d, out_s
 
     return search

@@ -36,21 +36,23 @@ from indexers.arrays import load_npy, save_npy
 
 #: postings per block (as Lucene and tantivy use): the unit of skipping and of bit width
 BLOCK = 128
+#: ``blk_maxtf`` value meaning "65535 or more": the block's bound is then the saturation limit (weight x 1)
+MAXTF_SATURATED = 65535
 
 
 @dataclass
 class PostingBlocks:
     """One segment's compressed postings (arrays may be memory-mapped)."""
 
-    term_ids: np.ndarray  # int64 [U] sorted global term ids present here
+    term_ids: np.ndarray  # int32 [U] sorted global term ids present here
     term_ptr: np.ndarray  # int64 [U + 1] posting counts, cumulative (df of term i = term_ptr[i+1] - term_ptr[i])
-    term_blk: np.ndarray  # int64 [U + 1] block ranges per term
+    term_blk: np.ndarray  # uint32 [U + 1] block ranges per term
     blk_last: np.ndarray  # int32 [B] last local row of each block
-    blk_off: np.ndarray  # int64 [B] word offset of each block's rows in ``data`` (its frequencies follow)
+    blk_off: np.ndarray  # uint32 [B] word offset of each block's rows in ``data`` (its frequencies follow)
     blk_bits: np.ndarray  # uint8 [B] bits per row gap
     blk_tfbits: np.ndarray  # uint8 [B] bits per (tf - 1)
-    blk_maxtf: np.ndarray  # float32 [B] largest tf in the block
-    blk_mindl: np.ndarray  # float32 [B] shortest document length in the block
+    blk_maxtf: np.ndarray  # uint16 [B] largest tf in the block (MAXTF_SATURATED: 65535 or more)
+    blk_mindl: np.ndarray  # uint16 [B] shortest document length in the block, capped at 65535 (still a lower bound)
     data: np.ndarray  # uint32 [W] the packed words
 
     @classmethod
@@ -123,17 +125,21 @@ def compress(term_ids: np.ndarray, indptr: np.ndarray, rows: np.ndarray, tf: np.
     blk_last = np.empty(b, np.int32)
     blk_bits = np.empty(b, np.uint8)
     blk_tfbits = np.empty(b, np.uint8)
-    blk_maxtf = np.empty(b, np.float32)
-    blk_mindl = np.empty(b, np.float32)
+    blk_maxtf = np.empty(b, np.uint16)
+    blk_mindl = np.empty(b, np.uint16)
     words = np.empty(b, np.int64)
     k.plan_blocks(indptr, term_blk, rows, tf, doc_len, blk_last, blk_bits, blk_tfbits, blk_maxtf, blk_mindl, words)
     blk_off = np.concatenate([[0], np.cumsum(words)]).astype(np.int64)
+    if int(blk_off[-1]) >= 2**32 - 1 or b >= 2**32:
+        raise ValueError("a BM25 segment holds at most 2^32 words of postings; merge into smaller segments")
     data = np.zeros(int(blk_off[-1]) + 1, np.uint32)  # one spare word: a reader may load the word after the last
     k.pack_blocks(indptr, term_blk, rows, tf, blk_off, blk_bits, blk_tfbits, data)
+    if len(term_ids) and int(np.max(term_ids)) >= 2**31:
+        raise ValueError("term ids must fit in int32")
     return PostingBlocks(
-        term_ids=np.asarray(term_ids, dtype=np.int64), term_ptr=indptr, term_blk=term_blk, blk_last=blk_last,
-        blk_off=blk_off[:-1].copy(), blk_bits=blk_bits, blk_tfbits=blk_tfbits, blk_maxtf=blk_maxtf,
-        blk_mindl=blk_mindl, data=data,
+        term_ids=np.asarray(term_ids, dtype=np.int32), term_ptr=indptr, term_blk=term_blk.astype(np.uint32),
+        blk_last=blk_last, blk_off=blk_off[:-1].astype(np.uint32), blk_bits=blk_bits, blk_tfbits=blk_tfbits,
+        blk_maxtf=blk_maxtf, blk_mindl=blk_mindl, data=data,
     )
 
 
@@ -190,8 +196,8 @@ def kernels() -> Any:
                 bt = bit_width(maxtf - 1)
                 blk_bits[j] = bd
                 blk_tfbits[j] = bt
-                blk_maxtf[j] = maxtf
-                blk_mindl[j] = mindl
+                blk_maxtf[j] = min(maxtf, MAXTF_SATURATED)
+                blk_mindl[j] = min(mindl, 65535.0)
                 words[j] = n_words(e - s, bd) + n_words(e - s, bt)
                 j += 1
                 s = e
@@ -243,7 +249,7 @@ def kernels() -> Any:
     @jit
     def decode_block(data, blk_off, blk_bits, blk_tfbits, j, base, n, rows_out, tf_out):  # pragma: no cover
         """Decode block ``j`` of ``n`` postings whose previous row is ``base`` into ``rows_out[:n]``, ``tf_out[:n]``."""
-        off = blk_off[j]
+        off = np.int64(blk_off[j])
         bd = np.int64(blk_bits[j])
         bt = np.int64(blk_tfbits[j])
         toff = off + n_words(n, bd)
@@ -267,8 +273,8 @@ def kernels() -> Any:
         for t in range(term_ptr.shape[0] - 1):
             lo = term_ptr[t]
             hi = term_ptr[t + 1]
-            decode_term(data, blk_off, blk_bits, blk_tfbits, blk_last, term_blk[t], term_blk[t + 1], hi - lo,
-                        rows[lo:hi], tf[lo:hi])
+            decode_term(data, blk_off, blk_bits, blk_tfbits, blk_last, np.int64(term_blk[t]),
+                        np.int64(term_blk[t + 1]), hi - lo, rows[lo:hi], tf[lo:hi])
 
     return SimpleNamespace(plan_blocks=plan_blocks, pack_blocks=pack_blocks, decode_block=decode_block,
                            decode_term=decode_term, decode_all=decode_all, get=get, n_words=n_words)

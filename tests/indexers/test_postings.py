@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from indexers.postings import BLOCK, PostingBlocks, compress
+from indexers.postings import BLOCK, MAXTF_SATURATED, PostingBlocks, compress
 
 
 def _random_csr(rng, n_docs, n_terms):
@@ -37,8 +37,8 @@ def test_round_trip_and_block_bounds(tmp_path):
         for j, s in zip(range(pb.term_blk[t], pb.term_blk[t + 1]), range(lo, hi, BLOCK)):
             e = min(s + BLOCK, hi)
             assert pb.blk_last[j] == rows[e - 1]
-            assert pb.blk_maxtf[j] == tfs[s:e].max()
-            assert pb.blk_mindl[j] == doc_len[rows[s:e]].min()
+            assert pb.blk_maxtf[j] == min(tfs[s:e].max(), MAXTF_SATURATED)
+            assert pb.blk_mindl[j] == np.floor(doc_len[rows[s:e]].min())  # rounded down: still a lower bound
     assert pb.postings(3)[0].tolist() == [] and pb.df(3) == 0
     pb.save(tmp_path)
     loaded = PostingBlocks.load(tmp_path)
