@@ -38,7 +38,7 @@ IDF_KINDS = {"lucene": 0, "robertson": 1}
 class SegmentTable:
     """Every segment's arrays as numba typed lists (built once per set of segments, reused by each query)."""
 
-    lists: tuple
+    segments: Any  # numba typed List of one tuple of arrays per segment (FIELDS + doc_len); one cheap argument
     starts: np.ndarray  # int64 [S]
     n_docs: np.ndarray  # int64 [S]
 
@@ -50,17 +50,12 @@ class SegmentTable:
         """``segments``: objects with ``blocks`` (PostingBlocks), ``doc_len`` and ``start``, in docno order."""
         from numba.typed import List
 
-        lists = []
-        for name in cls.FIELDS:
-            lst = List()
-            for s in segments:
-                lst.append(_readonly(getattr(s.blocks, name)))
-            lists.append(lst)
-        dl = List()
+        lst = List()
         for s in segments:
-            dl.append(_readonly(np.asarray(s.doc_len, dtype=np.float32)))
-        lists.append(dl)
-        return cls(tuple(lists), np.array([s.start for s in segments], np.int64),
+            arrays = [_readonly(getattr(s.blocks, name)) for name in cls.FIELDS]
+            arrays.append(_readonly(np.asarray(s.doc_len, dtype=np.float32)))
+            lst.append(tuple(arrays))
+        return cls(lst, np.array([s.start for s in segments], np.int64),
                    np.array([s.n_docs for s in segments], np.int64))
 
 
@@ -86,7 +81,7 @@ def top_k_bm25(table: SegmentTable, terms: np.ndarray, qcount: np.ndarray, alive
     if k <= 0 or len(terms) == 0 or n_live == 0 or len(table.starts) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
     use_allowed = allowed is not None
-    d, s = _kernel()(*table.lists, table.starts, table.n_docs, np.ascontiguousarray(terms, dtype=np.int64),
+    d, s = _kernel()(table.segments, table.starts, table.n_docs, np.ascontiguousarray(terms, dtype=np.int64),
                      np.ascontiguousarray(qcount, dtype=np.float64), alive, dirty,
                      allowed if use_allowed else alive, use_allowed, float(n_live), float(avgdl), float(k1), float(b),
                      IDF_KINDS[idf], int(k))
@@ -298,25 +293,25 @@ def _kernel() -> Any:
         return live
 
     @jit
-    def search(L_term_ids, L_term_ptr, L_term_blk, L_data, L_blk_off, L_blk_last, L_blk_bits, L_blk_tfbits,
-               L_blk_maxtf, L_blk_mindl, L_doc_len, starts, n_docs, terms, qcount, alive, dirty, allowed,
-               use_allowed, n_live, avgdl, k1, b, idf_kind, k):  # pragma: no cover - compiled
+    def search(segs, starts, n_docs, terms, qcount, alive, dirty, allowed, use_allowed, n_live, avgdl, k1, b,
+               idf_kind, k):  # pragma: no cover - compiled
         ns = starts.shape[0]
         nt = terms.shape[0]
         where = np.full((ns, nt), -1, np.int64)
         df = np.zeros(nt, np.float64)
         for si in range(ns):
-            ids = L_term_ids[si]
-            ptr = L_term_ptr[si]
-            tb = L_term_blk[si]
+            sg = segs[si]
+            ids = sg[0]
+            ptr = sg[1]
+            tb = sg[2]
             for t in range(nt):
                 i = find(ids, terms[t])
                 if i < 0:
                     continue
                 where[si, t] = i
                 if dirty[si]:
-                    df[t] += live_df(L_data[si], L_blk_off[si], L_blk_last[si], L_blk_bits[si], L_blk_tfbits[si],
-                                     np.int64(tb[i]), np.int64(tb[i + 1]), ptr[i + 1] - ptr[i], alive, starts[si])
+                    df[t] += live_df(sg[3], sg[4], sg[5], sg[6], sg[7], np.int64(tb[i]), np.int64(tb[i + 1]),
+                                     ptr[i + 1] - ptr[i], alive, starts[si])
                 else:
                     df[t] += ptr[i + 1] - ptr[i]
         w = np.zeros(nt, np.float64)
@@ -343,8 +338,9 @@ def _kernel() -> Any:
             b1 = np.empty(m, np.int64)
             cnt = np.empty(m, np.int64)
             ws = np.empty(m, np.float64)
-            ptr = L_term_ptr[si]
-            tb = L_term_blk[si]
+            sg = segs[si]
+            ptr = sg[1]
+            tb = sg[2]
             m = 0
             for t in range(nt):
                 i = where[si, t]
@@ -354,9 +350,8 @@ def _kernel() -> Any:
                     cnt[m] = ptr[i + 1] - ptr[i]
                     ws[m] = w[t]
                     m += 1
-            size = segment(L_data[si], L_blk_off[si], L_blk_last[si], L_blk_bits[si], L_blk_tfbits[si],
-                           L_blk_maxtf[si], L_blk_mindl[si], L_doc_len[si], b0, b1, cnt, ws, alive, dirty[si],
-                           allowed, use_allowed, starts[si], c1, c2, hs, hd, size, k)
+            size = segment(sg[3], sg[4], sg[5], sg[6], sg[7], sg[8], sg[9], sg[10], b0, b1, cnt, ws, alive,
+                           dirty[si], allowed, use_allowed, starts[si], c1, c2, hs, hd, size, k)
         # pop the heap worst-first into the tail: best first, ties by smaller docno
         out_s = np.empty(size, np.float64)
         out_d = np.empty(size, np.int64)
