@@ -6,8 +6,8 @@ Corpus: synthetic MLDR-length documents (``benchmarks/corpus.py``, about 3,300 w
 of 3-8 mid-frequency words. Every engine indexes latte's analyzer terms (lowercase, stopwords, Snowball), so the
 terms are the same everywhere:
 
-- latte: ``BM25Index`` built the way ingest builds it (``--batch`` documents per segment; ``--optimize`` merges them
-  first when ``indexers.merge`` is present), saved and reopened memory-mapped.
+- latte: ``BM25Index`` built the way ingest builds it (``--batch`` documents per segment; ``--optimize N`` then merges
+  them down to N segments as ``latte optimize`` does), saved and reopened memory-mapped.
 - bm25s: ``method="lucene"``, numba backend, one thread, fed latte's term ids.
 - tantivy: one text field (``index_option="freq"``, no positions, as latte keeps none) holding the analyzed terms
   joined by spaces; one writer thread; queries are the analyzed terms OR-ed.
@@ -69,7 +69,7 @@ def timed(fn, qs: list[str]) -> tuple[list[float], list]:
     return lat, out
 
 
-def build_latte(texts_iter, batch: int, folder: Path, optimize: bool) -> tuple[BM25Index, float, dict]:
+def build_latte(texts_iter, batch: int, folder: Path, optimize: int | None) -> tuple[BM25Index, float, dict]:
     idx = BM25Index(BM25Params(k1=K1, b=B, idf="lucene"), Analyzer())
     t = time.perf_counter()
     buf, start = [], 0
@@ -83,14 +83,17 @@ def build_latte(texts_iter, batch: int, folder: Path, optimize: bool) -> tuple[B
         idx.add(np.arange(start, start + len(buf)), buf)
     state = idx.save(folder, "v000001")
     info = {"latte_segments_built": len(idx.segments)}
-    if optimize:
-        try:
-            from indexers.merge import merge_bm25_segments
-        except ImportError:
-            info["latte_optimize"] = "indexers.merge not present"
-        else:
-            state = merge_bm25_segments(idx, folder, "v000002", max_segments=1)
     build_s = time.perf_counter() - t
+    if optimize:  # what `latte optimize --max-segments N` does to the BM25 component
+        from indexers.merge import merge_component, plan_to_count
+
+        t = time.perf_counter()
+        merge_component(idx, plan_to_count([s.n_docs for s in idx.segments], optimize))
+        state = idx.save(folder, "v000002")
+        info["latte_optimize_s"] = round(time.perf_counter() - t, 1)
+        for f in folder.iterdir():  # the merged-away segments are garbage (the next writer would remove them)
+            if f.name not in BM25Index.files_of(state):
+                shutil.rmtree(f) if f.is_dir() else f.unlink()
     del idx
     gc.collect()
     idx = BM25Index.load(folder, state, mmap=True)
@@ -141,7 +144,8 @@ def same_top(mine: list[int], ref: list[int], scores: np.ndarray) -> bool:
                for a, b in zip(mine, ref))
 
 
-def run(size: int, n_queries: int, words: int, batch: int, rank_bm25: bool, optimize: bool, keep: Path) -> dict:
+def run(size: int, n_queries: int, words: int, batch: int, rank_bm25: bool, optimize: int | None,
+        keep: Path | None) -> dict:
     an = Analyzer()
     vocab = vocabulary()
     qs = queries(n_queries, vocab=vocab)
@@ -229,7 +233,8 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--words", type=int, default=3300)
     ap.add_argument("--batch", type=int, default=5000, help="documents per latte segment (ingest's commit size)")
-    ap.add_argument("--optimize", action="store_true", help="merge latte's segments into one before querying")
+    ap.add_argument("--optimize", type=int, default=None, metavar="N",
+                    help="merge latte's segments down to N (as `latte optimize --max-segments N`) before querying")
     ap.add_argument("--rank-bm25-max-docs", type=int, default=5000, help="rank-bm25 is slow: only up to this size")
     ap.add_argument("--tmp", type=Path, default=None, help="where the indexes are built (default: the system's)")
     ap.add_argument("--json", nargs="?", const="-", default=None, help="write JSON to PATH (or stdout)")

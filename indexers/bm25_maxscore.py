@@ -31,7 +31,11 @@ from indexers.postings import BLOCK, MAXTF_SATURATED, kernels as postings_kernel
 
 #: bounds are inflated by this factor so float rounding can never make a bound smaller than a real score
 _SLACK = 1.0 + 1e-9
+#: documents per window: essential terms are scored term at a time into this many accumulators (Lucene's
+#: MaxScoreBulkScorer does the same), which beats document-at-a-time cursors on long, similar lists
+WINDOW = 4096
 IDF_KINDS = {"lucene": 0, "robertson": 1}
+_COUNTERS = np.zeros(4, np.int64)  # scratch when the caller does not ask for counters
 
 
 @dataclass
@@ -70,13 +74,14 @@ def _readonly(a: np.ndarray) -> np.ndarray:
 
 def top_k_bm25(table: SegmentTable, terms: np.ndarray, qcount: np.ndarray, alive: np.ndarray,
                dirty: np.ndarray, allowed: np.ndarray | None, n_live: int, avgdl: float, k1: float, b: float,
-               idf: str, k: int) -> tuple[np.ndarray, np.ndarray]:
+               idf: str, k: int, counters: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Top ``k`` (docnos int64, scores float32) best first, ties by smaller docno; only scores > 0.
 
     ``terms`` int64: distinct query term ids (sorted); ``qcount``: how often each occurs in the query;
     ``alive`` bool by docno; ``dirty`` bool per segment: it holds postings of deleted documents (their rows are
     then checked against ``alive`` and left out of document frequencies); ``allowed``: an optional bool mask
-    by docno (as long as ``alive``).
+    by docno (as long as ``alive``). ``counters`` (int64 [4], optional) accumulates what the search did:
+    candidates looked at, blocks decoded, heap insertions, blocks in the query terms' lists.
     """
     if k <= 0 or len(terms) == 0 or n_live == 0 or len(table.starts) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.float32)
@@ -84,7 +89,7 @@ def top_k_bm25(table: SegmentTable, terms: np.ndarray, qcount: np.ndarray, alive
     d, s = _kernel()(table.segments, table.starts, table.n_docs, np.ascontiguousarray(terms, dtype=np.int64),
                      np.ascontiguousarray(qcount, dtype=np.float64), alive, dirty,
                      allowed if use_allowed else alive, use_allowed, float(n_live), float(avgdl), float(k1), float(b),
-                     IDF_KINDS[idf], int(k))
+                     IDF_KINDS[idf], int(k), _COUNTERS if counters is None else counters)
     return d, s.astype(np.float32)
 
 
@@ -94,7 +99,7 @@ def _kernel() -> Any:
 
     pk = postings_kernels()
     decode_block = pk.decode_block
-    jit = numba.njit(cache=True, nogil=True, boundscheck=False)
+    jit = numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
     INF = np.int64(1) << np.int64(62)
 
     @jit
@@ -160,8 +165,9 @@ def _kernel() -> Any:
         return w * f / (f + c1 + c2 * np.float64(mindl)) * _SLACK
 
     @jit
-    def load(t, j, b0, cnt, data, blk_off, blk_bits, blk_tfbits, blk_last, bufd, buft, nin, dec):
+    def load(t, j, b0, cnt, data, blk_off, blk_bits, blk_tfbits, blk_last, bufd, buft, nin, dec, counters):
         # pragma: no cover - compiled
+        counters[1] += 1
         n = min(BLOCK, cnt[t] - (j - b0[t]) * BLOCK)
         base = np.int64(-1) if j == b0[t] else np.int64(blk_last[j - 1])
         decode_block(data, blk_off, blk_bits, blk_tfbits, j, base, n, bufd[t], buft[t])
@@ -170,75 +176,102 @@ def _kernel() -> Any:
 
     @jit
     def segment(data, blk_off, blk_last, blk_bits, blk_tfbits, blk_maxtf, blk_mindl, doc_len, b0, b1, cnt, w,
-                alive, check_alive, allowed, use_allowed, start, c1, c2, hs, hd, size, k):  # pragma: no cover
+                alive, check_alive, allowed, use_allowed, start, c1, c2, hs, hd, size, k, counters):  # pragma: no cover
         nt = w.shape[0]
-        ub = np.zeros(nt, np.float64)
+        n_docs = doc_len.shape[0]
         for t in range(nt):
-            best = 0.0
-            for j in range(b0[t], b1[t]):
-                v = bound(w[t], blk_maxtf[j], blk_mindl[j], c1, c2)
-                if v > best:
-                    best = v
-            ub[t] = best
-        order = np.argsort(ub)
-        prefix = np.zeros(nt, np.float64)
-        acc = 0.0
-        for i in range(nt):
-            acc += ub[order[i]]
-            prefix[i] = acc
+            counters[3] += b1[t] - b0[t]
         bufd = np.empty((nt, BLOCK), np.int32)
         buft = np.empty((nt, BLOCK), np.float32)
         nin = np.zeros(nt, np.int64)
         dec = np.full(nt, -1, np.int64)
         blk = b0.copy()
         pos = np.zeros(nt, np.int64)
-        cur = np.full(nt, INF, np.int64)
+        ub = np.zeros(nt, np.float64)
+        prefix = np.zeros(nt, np.float64)
         theta = hs[0] if size >= k else 0.0
-        first = 0
-        while first < nt and prefix[first] <= theta:
-            first += 1
-        for i in range(first, nt):
-            t = order[i]
-            if b1[t] > b0[t]:
-                load(t, b0[t], b0, cnt, data, blk_off, blk_bits, blk_tfbits, blk_last, bufd, buft, nin, dec)
-                cur[t] = bufd[t, 0]
-        while first < nt:
-            d = INF
-            for i in range(first, nt):
-                c = cur[order[i]]
-                if c < d:
-                    d = c
-            if d == INF:
-                break
-            ok = True
-            if check_alive and not alive[start + d]:
-                ok = False
-            if use_allowed and not allowed[start + d]:
-                ok = False
-            norm = c1 + c2 * np.float64(doc_len[d])
-            s = 0.0
-            for i in range(first, nt):  # essential terms: score d and step past it
-                t = order[i]
-                if cur[t] == d:
-                    if ok:
-                        f = np.float64(buft[t, pos[t]])
-                        s += w[t] * f / (f + norm)
-                    p = pos[t] + 1
-                    if p >= nin[t]:
-                        j = blk[t] + 1
-                        blk[t] = j
-                        if j >= b1[t]:
-                            cur[t] = INF
-                            continue
-                        load(t, j, b0, cnt, data, blk_off, blk_bits, blk_tfbits, blk_last, bufd, buft, nin, dec)
-                        p = 0
-                    pos[t] = p
-                    cur[t] = bufd[t, p]
-            if not ok:
+        scores = np.zeros(WINDOW, np.float64)
+        cand = np.empty(WINDOW, np.int64)
+        lo = 0
+        while lo < n_docs:
+            hi = min(lo + WINDOW, n_docs)
+            # 0. each term's bound in this window: the best bound of its blocks that overlap [lo, hi)
+            total = 0.0
+            for t in range(nt):
+                j = blk[t]
+                while j < b1[t] and blk_last[j] < lo:
+                    j += 1
+                blk[t] = j
+                best = 0.0
+                while j < b1[t]:
+                    v = bound(w[t], blk_maxtf[j], blk_mindl[j], c1, c2)
+                    if v > best:
+                        best = v
+                    if blk_last[j] >= hi:
+                        break
+                    j += 1
+                ub[t] = best
+                total += best
+            if total <= theta:  # no document of the window can enter the top k: not one block is decoded
+                lo = hi
                 continue
-            keep = True
-            if first > 0:
-                rem = prefix[first - 1]
+            order = np.argsort(ub)
+            acc = 0.0
+            for i in range(nt):
+                acc += ub[order[i]]
+                prefix[i] = acc
+            first = 0
+            while first < nt and prefix[first] <= theta:
+                first += 1
+            # 1. essential terms, term at a time: every posting in [lo, hi) adds into the window's accumulators
+            for i in range(first, nt):
+                t = order[i]
+                wt = w[t]
+                while blk[t] < b1[t]:
+                    j = blk[t]
+                    if dec[t] != j:
+                        load(t, j, b0, cnt, data, blk_off, blk_bits, blk_tfbits, blk_last, bufd, buft, nin, dec,
+                             counters)
+                        pos[t] = 0
+                    p = pos[t]
+                    n = nin[t]
+                    rows = bufd[t]
+                    tfs = buft[t]
+                    while p < n and rows[p] < lo:  # a block that straddles the window's start
+                        p += 1
+                    e = n
+                    if blk_last[j] >= hi:
+                        e = p
+                        while rows[e] < hi:
+                            e += 1
+                    for q in range(p, e):  # a plain loop: the divisions of successive postings overlap
+                        d = rows[q]
+                        f = np.float64(tfs[q])
+                        scores[d - lo] += wt * f / (f + c1 + c2 * np.float64(doc_len[d]))
+                    pos[t] = e
+                    if e < n:
+                        break
+                    blk[t] = j + 1
+            # 2. each touched document that can still enter, in docno order: non-essential terms probed while it can
+            rest = prefix[first - 1] if first > 0 else 0.0
+            nc = 0
+            bar = theta - rest - 1e-9 * (abs(theta) + abs(rest))  # (a hair lower: the exact test follows)
+            for x in range(hi - lo):  # branch-free gather of the candidates; the accumulators are cleared after
+                cand[nc] = x
+                nc += scores[x] > bar
+            for c in range(nc):
+                x = cand[c]
+                s = scores[x]
+                counters[0] += 1
+                if s + rest <= theta:
+                    continue
+                d = lo + x
+                if check_alive and not alive[start + d]:
+                    continue
+                if use_allowed and not allowed[start + d]:
+                    continue
+                keep = True
+                rem = rest
                 i = first - 1
                 while i >= 0:
                     if s + rem <= theta:
@@ -257,7 +290,8 @@ def _kernel() -> Any:
                         keep = False
                         break
                     if dec[t] != j:
-                        load(t, j, b0, cnt, data, blk_off, blk_bits, blk_tfbits, blk_last, bufd, buft, nin, dec)
+                        load(t, j, b0, cnt, data, blk_off, blk_bits, blk_tfbits, blk_last, bufd, buft, nin, dec,
+                             counters)
                         pos[t] = 0
                     p = pos[t]
                     while bufd[t, p] < d:
@@ -265,15 +299,16 @@ def _kernel() -> Any:
                     pos[t] = p
                     if bufd[t, p] == d:
                         f = np.float64(buft[t, p])
-                        s += w[t] * f / (f + norm)
+                        s += w[t] * f / (f + c1 + c2 * np.float64(doc_len[d]))
                     rem -= ub[t]
                     i -= 1
-            if keep and s > theta:
-                size = heap_push(hs, hd, size, k, s, start + d)
-                if size >= k:
-                    theta = hs[0]
-                    while first < nt and prefix[first] <= theta:
-                        first += 1
+                if keep and s > theta:
+                    counters[2] += 1
+                    size = heap_push(hs, hd, size, k, s, start + d)
+                    if size >= k:
+                        theta = hs[0]
+            scores[: hi - lo] = 0.0
+            lo = hi
         return size
 
     @jit
@@ -294,7 +329,7 @@ def _kernel() -> Any:
 
     @jit
     def search(segs, starts, n_docs, terms, qcount, alive, dirty, allowed, use_allowed, n_live, avgdl, k1, b,
-               idf_kind, k):  # pragma: no cover - compiled
+               idf_kind, k, counters):  # pragma: no cover - compiled
         ns = starts.shape[0]
         nt = terms.shape[0]
         where = np.full((ns, nt), -1, np.int64)
@@ -351,7 +386,7 @@ def _kernel() -> Any:
                     ws[m] = w[t]
                     m += 1
             size = segment(sg[3], sg[4], sg[5], sg[6], sg[7], sg[8], sg[9], sg[10], b0, b1, cnt, ws, alive,
-                           dirty[si], allowed, use_allowed, starts[si], c1, c2, hs, hd, size, k)
+                           dirty[si], allowed, use_allowed, starts[si], c1, c2, hs, hd, size, k, counters)
         # pop the heap worst-first into the tail: best first, ties by smaller docno
         out_s = np.empty(size, np.float64)
         out_d = np.empty(size, np.int64)

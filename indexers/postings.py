@@ -247,17 +247,45 @@ def kernels() -> Any:
         return np.int64(x & ((np.uint64(1) << np.uint64(bits)) - np.uint64(1)))
 
     @jit
+    def unpack(data, off, n, bits, out, base, plus_one):  # pragma: no cover - compiled
+        """``out[i] = base + value_i (+ 1)``, cumulative when ``plus_one`` (row gaps), plain otherwise (tf - 1)."""
+        if bits == 0:
+            r = base
+            for i in range(n):
+                if plus_one:
+                    r += 1
+                    out[i] = r
+                else:
+                    out[i] = base + 1
+            return
+        mask = (np.uint64(1) << np.uint64(bits)) - np.uint64(1)
+        ub = np.uint64(bits)
+        buf = np.uint64(0)
+        have = np.uint64(0)
+        w = off
+        r = base
+        for i in range(n):  # a running bit buffer: one shift and mask per value, a word load every 32 bits
+            if have < ub:
+                buf |= np.uint64(data[w]) << have
+                w += 1
+                have += np.uint64(32)
+            v = np.int64(buf & mask)
+            buf >>= ub
+            have -= ub
+            if plus_one:
+                r += v + 1
+                out[i] = r
+            else:
+                out[i] = base + v + 1
+
+    @jit
     def decode_block(data, blk_off, blk_bits, blk_tfbits, j, base, n, rows_out, tf_out):  # pragma: no cover
         """Decode block ``j`` of ``n`` postings whose previous row is ``base`` into ``rows_out[:n]``, ``tf_out[:n]``."""
         off = np.int64(blk_off[j])
         bd = np.int64(blk_bits[j])
         bt = np.int64(blk_tfbits[j])
-        toff = off + n_words(n, bd)
-        r = base
-        for i in range(n):
-            r += get(data, off, i, bd) + 1
-            rows_out[i] = r
-            tf_out[i] = get(data, toff, i, bt) + 1
+        unpack(data, off, n, bd, rows_out, base, True)
+        unpack(data, off + n_words(n, bd), n, bt, tf_out, 0, False)
 
     @jit
     def decode_term(data, blk_off, blk_bits, blk_tfbits, blk_last, b0, b1, n, rows, tf):  # pragma: no cover

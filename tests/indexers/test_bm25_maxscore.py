@@ -131,3 +131,18 @@ def test_old_uncompressed_segments_load_and_search_the_same(tmp_path):
     again = BM25Index.load(tmp_path, state2)
     for q in queries:
         _assert_same_top(again.search(q, 10), _reference(again, q, 10))
+
+
+def test_segments_longer_than_a_scoring_window_stay_exact():
+    """Essential terms are scored in windows of WINDOW documents; lists cross window and block borders."""
+    from indexers.bm25_maxscore import WINDOW
+
+    rng = np.random.default_rng(4)
+    n = 2 * WINDOW + 300
+    texts = _corpus(rng, n, mean_len=8)
+    idx = BM25Index(analyzer=Analyzer(stemmer=None, stopwords=None))
+    idx.add(np.arange(n), texts)
+    idx.delete(rng.choice(n, 200, replace=False))
+    for q in _queries(rng, 25):
+        for k in (1, 10, 300):
+            _assert_same_top(idx.search(q, k), _reference(idx, q, k))
