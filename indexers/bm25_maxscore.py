@@ -176,7 +176,8 @@ def _kernel() -> Any:
 
     @jit
     def segment(data, blk_off, blk_last, blk_bits, blk_tfbits, blk_maxtf, blk_mindl, doc_len, b0, b1, cnt, w,
-                alive, check_alive, allowed, use_allowed, start, c1, c2, hs, hd, size, k, counters):  # pragma: no cover
+                alive, check_alive, allowed, use_allowed, start, c1, c2, hs, hd, size, k, counters, scores, cand):
+        # pragma: no cover - compiled
         nt = w.shape[0]
         n_docs = doc_len.shape[0]
         for t in range(nt):
@@ -190,8 +191,6 @@ def _kernel() -> Any:
         ub = np.zeros(nt, np.float64)
         prefix = np.zeros(nt, np.float64)
         theta = hs[0] if size >= k else 0.0
-        scores = np.zeros(WINDOW, np.float64)
-        cand = np.empty(WINDOW, np.int64)
         lo = 0
         while lo < n_docs:
             hi = min(lo + WINDOW, n_docs)
@@ -362,6 +361,8 @@ def _kernel() -> Any:
         hs = np.zeros(k, np.float64)
         hd = np.zeros(k, np.int64)
         size = 0
+        scores = np.zeros(WINDOW, np.float64)  # the window's accumulators, left zeroed by each segment
+        cand = np.empty(WINDOW, np.int64)
         for si in range(ns):
             m = 0
             for t in range(nt):
@@ -386,7 +387,8 @@ def _kernel() -> Any:
                     ws[m] = w[t]
                     m += 1
             size = segment(sg[3], sg[4], sg[5], sg[6], sg[7], sg[8], sg[9], sg[10], b0, b1, cnt, ws, alive,
-                           dirty[si], allowed, use_allowed, starts[si], c1, c2, hs, hd, size, k, counters)
+                           dirty[si], allowed, use_allowed, starts[si], c1, c2, hs, hd, size, k, counters, scores,
+                           cand)
         # pop the heap worst-first into the tail: best first, ties by smaller docno
         out_s = np.empty(size, np.float64)
         out_d = np.empty(size, np.int64)
