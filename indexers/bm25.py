@@ -389,7 +389,9 @@ class BM25Index:
 
             if not all(a.start < b.start for a, b in zip(self.segments, self.segments[1:])):
                 self.segments.sort(key=lambda x: x.start)
-            self._search_table = (key, SegmentTable.build(self.segments), self._dirty())
+            _, _, avgdl = self.stats()
+            table = SegmentTable.build(self.segments, self.params.k1, self.params.b, avgdl)
+            self._search_table = (key, table, self._dirty())
         return self._search_table[1], self._search_table[2]
 
     # -- persistence -------------------------------------------------------------------------------------------

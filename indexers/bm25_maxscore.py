@@ -42,7 +42,7 @@ _COUNTERS = np.zeros(4, np.int64)  # scratch when the caller does not ask for co
 class SegmentTable:
     """Every segment's arrays as numba typed lists (built once per set of segments, reused by each query)."""
 
-    segments: Any  # numba typed List of one tuple of arrays per segment (FIELDS + doc_len); one cheap argument
+    segments: Any  # numba typed List of one tuple of arrays per segment (FIELDS + norms); one cheap argument
     starts: np.ndarray  # int64 [S]
     n_docs: np.ndarray  # int64 [S]
 
@@ -50,14 +50,19 @@ class SegmentTable:
               "blk_maxtf", "blk_mindl")
 
     @classmethod
-    def build(cls, segments: Sequence[Any]) -> "SegmentTable":
-        """``segments``: objects with ``blocks`` (PostingBlocks), ``doc_len`` and ``start``, in docno order."""
+    def build(cls, segments: Sequence[Any], k1: float, b: float, avgdl: float) -> "SegmentTable":
+        """``segments``: objects with ``blocks`` (PostingBlocks), ``doc_len`` and ``start``, in docno order.
+
+        Each document's length norm ``k1 (1 - b + b dl / avgdl)`` and ``1 / (1 + norm)`` (the weight of tf = 1, most
+        postings: no division at query time) are computed here, once per collection state."""
         from numba.typed import List
 
         lst = List()
         for s in segments:
             arrays = [_readonly(getattr(s.blocks, name)) for name in cls.FIELDS]
-            arrays.append(_readonly(np.asarray(s.doc_len, dtype=np.float32)))
+            norm = k1 * (1.0 - b) + (k1 * b / avgdl if avgdl > 0 else 0.0) * np.asarray(s.doc_len, dtype=np.float64)
+            arrays.append(_readonly(norm))
+            arrays.append(_readonly(1.0 / (1.0 + norm)))
             lst.append(tuple(arrays))
         return cls(lst, np.array([s.start for s in segments], np.int64),
                    np.array([s.n_docs for s in segments], np.int64))
@@ -175,11 +180,11 @@ def _kernel() -> Any:
         dec[t] = j
 
     @jit
-    def segment(data, blk_off, blk_last, blk_bits, blk_tfbits, blk_maxtf, blk_mindl, doc_len, b0, b1, cnt, w,
+    def segment(data, blk_off, blk_last, blk_bits, blk_tfbits, blk_maxtf, blk_mindl, norm, r1, b0, b1, cnt, w,
                 alive, check_alive, allowed, use_allowed, start, c1, c2, hs, hd, size, k, counters, scores, cand):
         # pragma: no cover - compiled
         nt = w.shape[0]
-        n_docs = doc_len.shape[0]
+        n_docs = norm.shape[0]
         for t in range(nt):
             counters[3] += b1[t] - b0[t]
         bufd = np.empty((nt, BLOCK), np.int32)
@@ -246,7 +251,10 @@ def _kernel() -> Any:
                     for q in range(p, e):  # a plain loop: the divisions of successive postings overlap
                         d = rows[q]
                         f = np.float64(tfs[q])
-                        scores[d - lo] += wt * f / (f + c1 + c2 * np.float64(doc_len[d]))
+                        if f == 1.0:
+                            scores[d - lo] += wt * r1[d]
+                        else:
+                            scores[d - lo] += wt * f / (f + norm[d])
                     pos[t] = e
                     if e < n:
                         break
@@ -298,7 +306,7 @@ def _kernel() -> Any:
                     pos[t] = p
                     if bufd[t, p] == d:
                         f = np.float64(buft[t, p])
-                        s += w[t] * f / (f + c1 + c2 * np.float64(doc_len[d]))
+                        s += w[t] * r1[d] if f == 1.0 else w[t] * f / (f + norm[d])
                     rem -= ub[t]
                     i -= 1
                 if keep and s > theta:
@@ -386,7 +394,7 @@ def _kernel() -> Any:
                     cnt[m] = ptr[i + 1] - ptr[i]
                     ws[m] = w[t]
                     m += 1
-            size = segment(sg[3], sg[4], sg[5], sg[6], sg[7], sg[8], sg[9], sg[10], b0, b1, cnt, ws, alive,
+            size = segment(sg[3], sg[4], sg[5], sg[6], sg[7], sg[8], sg[9], sg[10], sg[11], b0, b1, cnt, ws, alive,
                            dirty[si], allowed, use_allowed, starts[si], c1, c2, hs, hd, size, k, counters, scores,
                            cand)
         # pop the heap worst-first into the tail: best first, ties by smaller docno
