@@ -263,14 +263,21 @@ def merge_docs(segments: Sequence[Any], deleted: np.ndarray) -> Any:
 
 
 # -- one component ---------------------------------------------------------------------------------------------
+def with_legacy_rewrites(comp: Any, ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``ranges`` plus a one-segment range for each BM25 segment of the old layout that no range covers."""
+    covered = {i for lo, hi in ranges for i in range(lo, hi)}
+    extra = [(i, i + 1) for i, s in enumerate(comp.segments) if getattr(s, "legacy", False) and i not in covered]
+    return sorted(ranges + extra)
+
+
 def component_sizes(comp: Any) -> list[int]:
     """Documents (BM25, documents) or passages (dense, sparse, tensors) per segment, in order."""
     return [int(s.n_docs) if hasattr(s, "n_docs") else len(s) for s in comp.segments]
 
 
 def merge_component(comp: Any, ranges: Sequence[tuple[int, int]]) -> int:
-    """Replace each range of ``comp.segments`` by one merged, pending segment (written by the next save).
-    Returns how many segments were merged away."""
+    """Replace each range of ``comp.segments`` by one merged, pending segment (written by the next save); a range
+    of one segment rewrites it (BM25 segments of the old uncompressed layout). Returns how many segments were written."""
     if not ranges:
         return 0
     kind = getattr(comp, "kind", "")
@@ -292,7 +299,7 @@ def merge_component(comp: Any, ranges: Sequence[tuple[int, int]]) -> int:
         new.append(seg)
         merged_names.update(s.name for s in group)
         comp._pending.append(seg)
-        done += hi - lo - 1
+        done += 1
         prev = hi
     new.extend(segs[prev:])
     comp._pending = [s for s in comp._pending if s.name not in merged_names]

@@ -238,7 +238,9 @@ class IndexWriter:
         ``max_segments``: merge until each component has at most this many segments (``latte optimize``);
         otherwise the tiered ``policy`` (default :class:`indexers.merge.MergePolicy`) picks what to merge.
         Returns the committed version, or 0 when there was nothing to merge."""
-        from indexers.merge import MergePolicy, component_sizes, merge_component, plan_tiered, plan_to_count
+        from indexers.merge import (
+            MergePolicy, component_sizes, merge_component, plan_tiered, plan_to_count, with_legacy_rewrites,
+        )
 
         self._merging = True
         try:
@@ -250,6 +252,8 @@ class IndexWriter:
                     continue
                 sizes = component_sizes(comp)
                 ranges = plan_to_count(sizes, max_segments) if max_segments else plan_tiered(sizes, policy or MergePolicy())
+                if max_segments:  # optimize also rewrites old uncompressed BM25 segments
+                    ranges = with_legacy_rewrites(comp, ranges)
                 merged += merge_component(comp, ranges)
             if not merged:
                 return 0

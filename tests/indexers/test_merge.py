@@ -231,3 +231,40 @@ def test_searches_during_merges_see_whole_versions(tmp_path):
     assert not errors, errors
     got, segs = _results(tmp_path / "idx")
     assert got == reference and set(segs.values()) == {1}
+
+
+def test_optimize_rewrites_old_uncompressed_bm25_segments(tmp_path):
+    import json
+
+    from indexers.postings import PostingBlocks
+
+    def _write_legacy_layout(folder, state):  # uncompressed term_ids/indptr/rows/tf, as before issue 15
+        for entry in state["segments"]:
+            seg = folder / entry["name"]
+            pb = PostingBlocks.load(seg, mmap=False)
+            indptr, rows, tf = pb.decode_all()
+            for name in PostingBlocks.names():
+                os.remove(seg / f"{name}.npy")
+            for name, arr in (("term_ids", np.asarray(pb.term_ids, np.int64)), ("indptr", indptr), ("rows", rows),
+                              ("tf", tf)):
+                np.save(seg / f"{name}.npy", arr)
+            del entry["postings"]
+
+    rng = np.random.default_rng(3)
+    with IndexWriter(tmp_path / "idx", components={"docs": DocStore(), "bm25": BM25Index()}, auto_merge=False) as w:
+        for b in range(2):
+            w.add(_items(rng, b * 30, 30), num_perm=8)
+            w.commit()
+    manifest_path = tmp_path / "idx" / "manifest.json"
+    m = json.loads(manifest_path.read_text())
+    _write_legacy_layout(tmp_path / "idx" / "bm25", m["components"]["bm25"])  # as the main branch wrote them
+    manifest_path.write_text(json.dumps(m))
+    snap = Snapshot.open(tmp_path / "idx")
+    assert all(s.legacy for s in snap["bm25"].segments)
+    queries = [" ".join(rng.choice(WORDS[:80], size=3)) for _ in range(10)]
+    before = [snap["bm25"].search(q, 10)[0].tolist() for q in queries]
+    with IndexWriter(tmp_path / "idx", auto_merge=False) as w:
+        w.merge(max_segments=10)  # nothing to merge, but the old layout is rewritten
+    snap = Snapshot.open(tmp_path / "idx")
+    assert len(snap["bm25"].segments) == 2 and not any(s.legacy for s in snap["bm25"].segments)
+    assert [snap["bm25"].search(q, 10)[0].tolist() for q in queries] == before
