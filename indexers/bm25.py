@@ -20,13 +20,14 @@ import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
 
 from indexers.analyzer import Analyzer
 from indexers.arrays import fit_mask, load_npy, read_arrow, save_npy, write_arrow
+from indexers.postings import PostingBlocks, compress
 
 
 def idf_lucene(df: np.ndarray, n: int) -> np.ndarray:
@@ -105,38 +106,53 @@ class Vocabulary:
 
 @dataclass
 class Segment:
-    """Postings for docnos ``start .. start + len(doc_len) - 1``; arrays may be memory-mapped."""
+    """Postings for docnos ``start .. start + len(doc_len) - 1``; arrays may be memory-mapped.
+
+    ``blocks`` holds the compressed postings (:mod:`indexers.postings`). Segments written before compression
+    (``term_ids``/``indptr``/``rows``/``tf`` arrays, no ``postings`` key in the manifest entry) are compressed in
+    memory when loaded and rewritten compressed by the next merge (``latte optimize``).
+    """
 
     name: str
     start: int
-    term_ids: np.ndarray  # int64 [U] sorted global term ids present here
-    indptr: np.ndarray  # int64 [U + 1]
-    rows: np.ndarray  # int32 [nnz] local row (docno - start)
-    tf: np.ndarray  # float32 [nnz]
+    blocks: PostingBlocks
     doc_len: np.ndarray  # float32 [n_docs]
+    legacy: bool = False  # loaded from the uncompressed layout
 
-    FILES = ("term_ids", "indptr", "rows", "tf", "doc_len")
+    LEGACY_FILES = ("term_ids", "indptr", "rows", "tf", "doc_len")
+    LAYOUT = "blocks128"
 
     @property
     def n_docs(self) -> int:
         return int(self.doc_len.shape[0])
 
+    @property
+    def term_ids(self) -> np.ndarray:
+        return self.blocks.term_ids
+
     def postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
-        i = int(np.searchsorted(self.term_ids, term))
-        if i >= len(self.term_ids) or int(self.term_ids[i]) != term:
-            return _EMPTY_I, _EMPTY_F
-        lo, hi = int(self.indptr[i]), int(self.indptr[i + 1])
-        return self.rows[lo:hi], self.tf[lo:hi]
+        """Decoded (local rows, term frequencies) of global term id ``term``."""
+        return self.blocks.postings(term)
+
+    def df(self, term: int) -> int:
+        """Postings of ``term`` here, deleted documents included."""
+        return self.blocks.df(term)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        for name in self.FILES:
-            save_npy(folder / f"{name}.npy", getattr(self, name))
+        self.blocks.save(folder)
+        save_npy(folder / "doc_len.npy", self.doc_len)
 
     @classmethod
-    def load(cls, folder: Path, name: str, start: int, mmap: bool = True) -> "Segment":
-        arrays = {n: load_npy(folder / f"{n}.npy", mmap) for n in cls.FILES}
-        return cls(name=name, start=start, **arrays)
+    def load(cls, folder: Path, name: str, start: int, mmap: bool = True, layout: str | None = None) -> "Segment":
+        doc_len = load_npy(folder / "doc_len.npy", mmap)
+        if layout == cls.LAYOUT:
+            return cls(name, start, PostingBlocks.load(folder, mmap), doc_len)
+        if layout is not None:
+            raise ValueError(f"unknown BM25 postings layout {layout!r} in {folder}; upgrade latte")
+        legacy = {n: load_npy(folder / f"{n}.npy", mmap=False) for n in ("term_ids", "indptr", "rows", "tf")}
+        blocks = compress(legacy["term_ids"], legacy["indptr"], legacy["rows"], legacy["tf"], doc_len)
+        return cls(name, start, blocks, doc_len, legacy=True)
 
 
 _EMPTY_I = np.zeros(0, dtype=np.int32)
@@ -144,7 +160,7 @@ _EMPTY_F = np.zeros(0, dtype=np.float32)
 
 
 def build_segment(name: str, start: int, docs: Sequence[tuple[np.ndarray, np.ndarray]]) -> Segment:
-    """Term-sorted postings from each document's (term ids, term frequencies); repeated ids are summed."""
+    """Term-sorted, compressed postings from each document's (term ids, term frequencies); repeated ids are summed."""
     n = len(docs)
     doc_len = np.array([float(np.sum(tf)) for _, tf in docs], dtype=np.float32)
     lens = np.array([len(ids) for ids, _ in docs], dtype=np.int64)
@@ -164,7 +180,7 @@ def build_segment(name: str, start: int, docs: Sequence[tuple[np.ndarray, np.nda
     else:
         term_ids, indptr = np.zeros(0, np.int64), np.zeros(1, np.int64)
         tfs, rws = _EMPTY_F, _EMPTY_I
-    return Segment(name, start, term_ids.astype(np.int64), indptr, rws, tfs, doc_len)
+    return Segment(name, start, compress(term_ids.astype(np.int64), indptr, rws, tfs, doc_len), doc_len)
 
 
 class BM25Index:
@@ -180,6 +196,8 @@ class BM25Index:
         self._pending: list[Segment] = []
         self.deleted = np.zeros(0, dtype=np.int64)
         self._stats: tuple[np.ndarray, int, float] | None = None
+        self._df_cache: dict[int, int] = {}
+        self._search_table: tuple | None = None
         self._raw2id: dict[str, int] = {}
 
     # -- writing -----------------------------------------------------------------------------------------------
@@ -260,49 +278,121 @@ class BM25Index:
                 total += float(np.asarray(s.doc_len)[a].sum())
                 n += int(a.sum())
             self._stats = (alive, n, total / n if n else 0.0)
+            self._df_cache: dict[int, int] = {}
         return self._stats
+
+    def _dirty(self) -> np.ndarray:
+        """Per segment (in ``self.segments`` order): does it hold postings of deleted documents?
+
+        A deleted document's postings stay in its segment until a merge drops them (the merge also zeroes its
+        length), so a segment is dirty when a deleted docno in its range still has a length."""
+        out = np.zeros(len(self.segments), dtype=bool)
+        d = self.deleted
+        if len(d):
+            for i, s in enumerate(self.segments):
+                lo, hi = np.searchsorted(d, [s.start, s.start + s.n_docs])
+                if hi > lo:
+                    out[i] = bool(np.any(np.asarray(s.doc_len)[d[lo:hi] - s.start] > 0))
+        return out
+
+    def _all_live(self, s: Segment) -> bool:
+        d = self.deleted
+        if not len(d):
+            return True
+        lo, hi = np.searchsorted(d, [s.start, s.start + s.n_docs])
+        return bool(hi == lo) or not bool(np.any(np.asarray(s.doc_len)[d[lo:hi] - s.start] > 0))
+
+    def doc_freq(self, term: int) -> int:
+        """Live documents containing global term id ``term`` (postings of deleted documents not counted)."""
+        alive, _, _ = self.stats()
+        hit = self._df_cache.get(term)
+        if hit is not None:
+            return hit
+        df = 0
+        for s in self.segments:
+            if self._all_live(s):
+                df += s.df(term)
+            else:
+                rows, _ = s.postings(term)
+                df += int(np.count_nonzero(alive[s.start + rows.astype(np.int64)])) if len(rows) else 0
+        if len(self._df_cache) < 100_000:
+            self._df_cache[term] = df
+        return df
 
     def term_ids(self, query: str) -> list[int]:
         return self.vocab.lookup(self.analyzer.tokens(query))
 
+    def _query_weights(self, query: str) -> tuple[np.ndarray, np.ndarray]:
+        """(distinct query term ids, their weights: idf x query count x Okapi's k1 + 1 when idf is robertson)."""
+        _, n, _ = self.stats()
+        p = self.params
+        terms, qtf = np.unique(np.asarray(self.term_ids(query), dtype=np.int64), return_counts=True)
+        if not len(terms):
+            return terms, np.zeros(0, np.float64)
+        df = np.array([self.doc_freq(int(t)) for t in terms], dtype=np.float64)
+        keep = df > 0
+        boost = (p.k1 + 1.0) if p.idf == "robertson" else 1.0
+        w = IDF[p.idf](df[keep], n) * boost * qtf[keep]
+        return terms[keep], np.asarray(w, dtype=np.float64)
+
     def score_all(self, query: str) -> np.ndarray:
-        """Scores of every docno (0 for documents that match no term; deleted documents get 0)."""
+        """Scores of every docno (0 for documents that match no term; deleted documents get 0).
+
+        The exhaustive reference scorer (every posting of every query term); :meth:`search` returns the same top k
+        with block-max MaxScore."""
         alive, n, avgdl = self.stats()
         scores = np.zeros(len(alive), dtype=np.float32)
         if n == 0:
             return scores
         p = self.params
-        idf_fn = IDF[p.idf]
-        boost = (p.k1 + 1.0) if p.idf == "robertson" else 1.0
-        terms, qtf = np.unique(np.asarray(self.term_ids(query), dtype=np.int64), return_counts=True)
-        for t, c in zip(terms.tolist(), qtf.tolist()):
-            docnos, tfs, dls = [], [], []
+        terms, weights = self._query_weights(query)
+        for t, w in zip(terms.tolist(), weights.tolist()):
             for s in self.segments:
                 rows, tf = s.postings(t)
-                if len(rows):
-                    d = rows.astype(np.int64) + s.start
-                    keep = alive[d]
-                    docnos.append(d[keep])
-                    tfs.append(np.asarray(tf)[keep])
-                    dls.append(np.asarray(s.doc_len)[rows[keep]])
-            if not docnos:
-                continue
-            d = np.concatenate(docnos)
-            if len(d) == 0:
-                continue
-            idf = float(idf_fn(np.array([len(d)], dtype=np.float64), n)[0])
-            w = idf * boost * c * tf_saturation(np.concatenate(tfs), np.concatenate(dls), avgdl, k1=p.k1, b=p.b)
-            scores += np.bincount(d, weights=w, minlength=len(scores)).astype(np.float32)
+                if not len(rows):
+                    continue
+                d = rows.astype(np.int64) + s.start
+                keep = alive[d]
+                dl = np.asarray(s.doc_len)[rows[keep]].astype(np.float64)
+                contrib = w * tf_saturation(tf[keep].astype(np.float64), dl, avgdl, k1=p.k1, b=p.b)
+                scores += np.bincount(d[keep], weights=contrib, minlength=len(scores)).astype(np.float32)
         return scores
 
     def search(self, query: str, k: int = 10, *, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top ``k`` live documents matching at least one query term; ``allowed`` is an optional bool mask by docno."""
-        scores = self.score_all(query)
-        matched = scores > 0
-        if allowed is not None:
-            matched &= fit_mask(allowed, len(scores))
-        cand = np.flatnonzero(matched)
-        return top_k(cand, scores[cand], k)
+        """Top ``k`` live documents matching at least one query term (score > 0), best first, ties by smaller docno;
+        ``allowed`` is an optional bool mask by docno. Exact: block-max MaxScore over the compressed postings
+        (:mod:`indexers.bm25_maxscore`), one compiled call for all segments."""
+        from indexers.bm25_maxscore import top_k_bm25
+
+        alive, n, avgdl = self.stats()
+        ids = self.vocab.ids
+        counts: dict[int, int] = {}
+        for t in self.analyzer.tokens(query):
+            j = ids.get(t)
+            if j is not None:
+                counts[j] = counts.get(j, 0) + 1
+        if not counts or n == 0 or k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        terms = np.array(sorted(counts), dtype=np.int64)
+        qcount = np.array([counts[t] for t in terms.tolist()], dtype=np.float64)
+        table, dirty = self._table()
+        mask = None if allowed is None else alive & fit_mask(allowed, len(alive))
+        p = self.params
+        return top_k_bm25(table, terms, qcount, alive, dirty, mask, n, avgdl, p.k1, p.b, p.idf, k)
+
+    def _table(self) -> tuple[Any, np.ndarray]:
+        """The segments (in docno order) as the compiled search reads them, and their dirty flags; cached until
+        the segments or deletions change."""
+        key = (tuple(s.name for s in self.segments), len(self.deleted))
+        if self._search_table is None or self._search_table[0] != key:
+            from indexers.bm25_maxscore import SegmentTable
+
+            if not all(a.start < b.start for a, b in zip(self.segments, self.segments[1:])):
+                self.segments.sort(key=lambda x: x.start)
+            _, _, avgdl = self.stats()
+            table = SegmentTable.build(self.segments, self.params.k1, self.params.b, avgdl)
+            self._search_table = (key, table, self._dirty())
+        return self._search_table[1], self._search_table[2]
 
     # -- persistence -------------------------------------------------------------------------------------------
     def save(self, folder: Path, tag: str) -> dict:
@@ -312,7 +402,8 @@ class BM25Index:
             seg.save(folder / seg.name)
         written = {seg.name for seg in self._pending}
         self.segments = [
-            Segment.load(folder / s.name, s.name, s.start, mmap=True) if s.name in written else s for s in self.segments
+            Segment.load(folder / s.name, s.name, s.start, True, Segment.LAYOUT) if s.name in written else s
+            for s in self.segments
         ]
         self._pending = []
         vocab_file = f"vocab-{tag}.arrow"
@@ -322,16 +413,25 @@ class BM25Index:
         return {
             "params": asdict(self.params),
             "analyzer": self.analyzer.to_dict(),
-            "segments": [{"name": s.name, "start": s.start, "n_docs": s.n_docs} for s in self.segments],
+            "segments": [self._segment_entry(s) for s in self.segments],
             "vocab": vocab_file,
             "deleted": deleted_file,
         }
+
+    @staticmethod
+    def _segment_entry(s: Segment) -> dict:
+        e = {"name": s.name, "start": s.start, "n_docs": s.n_docs}
+        if not s.legacy:
+            e["postings"] = Segment.LAYOUT
+        return e
 
     @classmethod
     def load(cls, folder: Path, state: dict, mmap: bool = True) -> "BM25Index":
         idx = cls(BM25Params(**state["params"]), Analyzer.from_dict(state["analyzer"]))
         idx.vocab = Vocabulary.load(folder / state["vocab"])
-        idx.segments = [Segment.load(folder / s["name"], s["name"], s["start"], mmap) for s in state["segments"]]
+        idx.segments = [
+            Segment.load(folder / s["name"], s["name"], s["start"], mmap, s.get("postings")) for s in state["segments"]
+        ]
         idx.deleted = np.array(load_npy(folder / state["deleted"], mmap=False), dtype=np.int64)
         return idx
 

@@ -65,6 +65,15 @@ class DenseIndex(PassageIndex):
         elif (self._folder / seg.name / "hnsw.faiss").exists():
             self._hnsw.add(seg.name)
 
+    def _segments_merged(self, old_names: set[str], new_segments: list[PassageSegment]) -> None:
+        """After a merge (indexers.merge): a merged segment of at least ``hnsw_min`` passages gets HNSW."""
+        for name in old_names:
+            self._hnsw.discard(name)
+            self._faiss.pop(name, None)
+        for seg in new_segments:
+            if self.index_type == "hnsw" or (self.index_type == "auto" and len(seg) >= self.hnsw_min):
+                self._hnsw.add(seg.name)
+
     def _build(self, batch: Any) -> dict[str, np.ndarray]:
         vecs = batch.encoded.get("dense")
         if vecs is None:

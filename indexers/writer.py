@@ -69,8 +69,11 @@ class IndexWriter:
         settings: dict[str, Any] | None = None,
         components: dict[str, Any] | None = None,
         lock_timeout: float = 30.0,
+        auto_merge: bool = True,
     ) -> None:
         self.folder = IndexFolder(path)
+        self.auto_merge = auto_merge  # after each commit, merge by the tiered policy (indexers.merge)
+        self._merging = False
         self._lock_cm = self.folder.write_lock(lock_timeout)
         self._lock_cm.__enter__()
         try:
@@ -225,7 +228,39 @@ class IndexWriter:
         self.folder.commit(manifest, previous)
         self.manifest = manifest
         self._dirty = False
+        if self.auto_merge and not self._merging:
+            version = self.merge() or version
         return version
+
+    def merge(self, *, max_segments: int | None = None, policy: Any = None) -> int:
+        """Merge adjacent segments of every component and commit the result atomically (a new version).
+
+        ``max_segments``: merge until each component has at most this many segments (``latte optimize``);
+        otherwise the tiered ``policy`` (default :class:`indexers.merge.MergePolicy`) picks what to merge.
+        Returns the committed version, or 0 when there was nothing to merge."""
+        from indexers.merge import (
+            MergePolicy, component_sizes, merge_component, plan_tiered, plan_to_count, with_legacy_rewrites,
+        )
+
+        self._merging = True
+        try:
+            if self._dirty:
+                self.commit()
+            merged = 0
+            for comp in self.components.values():
+                if not hasattr(comp, "segments"):
+                    continue
+                sizes = component_sizes(comp)
+                ranges = plan_to_count(sizes, max_segments) if max_segments else plan_tiered(sizes, policy or MergePolicy())
+                if max_segments:  # optimize also rewrites old uncompressed BM25 segments
+                    ranges = with_legacy_rewrites(comp, ranges)
+                merged += merge_component(comp, ranges)
+            if not merged:
+                return 0
+            self._dirty = True
+            return self.commit()
+        finally:
+            self._merging = False
 
     def counts(self, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         c = {

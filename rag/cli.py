@@ -252,6 +252,30 @@ def delete(
 
 
 @app.command()
+def optimize(
+    index: Path = INDEX_OPT,
+    max_segments: int = typer.Option(10, "--max-segments", min=1, help="merge until each index has at most this many segments"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Merge segments (BM25, dense, sparse, tensors, documents), dropping deleted documents' data; one atomic commit.
+
+    Searches keep running on the previous version meanwhile; an interrupted optimize loses nothing."""
+    from indexers.folder import IndexFolder
+    from indexers.writer import IndexWriter
+
+    if not IndexFolder(index).exists():
+        raise UserError(f"no index at {index}; build one with: latte ingest PATH --index {index}")
+    with IndexWriter(index, auto_merge=False) as w:
+        before = {k: len(c.segments) for k, c in w.components.items() if hasattr(c, "segments")}
+        version = w.merge(max_segments=max_segments) or w.version
+        after = {k: len(c.segments) for k, c in w.components.items() if hasattr(c, "segments")}
+    if as_json:
+        _print_json({"version": version, "segments_before": before, "segments_after": after})
+    else:
+        out.print(f"version {version}: segments " + ", ".join(f"{k} {before[k]} -> {after[k]}" for k in after))
+
+
+@app.command()
 def serve(
     index: Optional[Path] = typer.Option(None, "--index", "-i", help="index folder (LATTE_INDEX)"),
     host: Optional[str] = typer.Option(None, help="bind address (LATTE_HOST, default 127.0.0.1)"),

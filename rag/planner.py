@@ -281,10 +281,7 @@ class Planner:
         out = {}
         for t in set(terms):
             ids = bm25.vocab.lookup([t])
-            df = 0
-            if ids:
-                for s in bm25.segments:
-                    df += len(s.postings(ids[0])[0])
+            df = bm25.doc_freq(ids[0]) if ids else 0  # counted, never decoded (postings are compressed)
             out[t] = float(np.log1p((n - df + 0.5) / (df + 0.5)))
         return out
 

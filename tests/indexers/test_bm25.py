@@ -62,7 +62,8 @@ def test_loaded_arrays_are_memory_mapped(tmp_path):
     idx.add(np.arange(4), TOY)
     state = idx.save(tmp_path, "v000001")
     loaded = BM25Index.load(tmp_path, state)
-    assert isinstance(loaded.segments[0].rows, np.memmap)
+    assert isinstance(loaded.segments[0].blocks.data, np.memmap)
+    assert isinstance(loaded.segments[0].doc_len, np.memmap)
 
 
 def test_allowed_mask_filters_candidates():

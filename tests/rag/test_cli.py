@@ -124,3 +124,23 @@ def test_tensor_model_is_chosen_at_ingest_and_used_by_search(tmp_path, notes, la
     hits = json.loads(latte("search", "rank fusion", "--index", str(idx), "--json").stdout)["hits"]
     assert {h["doc_id"] for h in hits} == {"sub/beta.txt", "alpha.md"}
     assert all(h["rerank_score"] is not None for h in hits)  # MaxSim over the tiny ColBERT's tensors ran
+
+
+def test_optimize_merges_segments_and_search_answers_the_same(tmp_path):
+    idx = tmp_path / "idx"
+    topics = ["binary quantization of token tensors", "reciprocal rank fusion of rankings",
+              "segment merging keeps search fast", "atomic manifest commits survive crashes"]
+    for i, topic in enumerate(topics):  # one ingest, one commit, one segment each
+        d = tmp_path / f"batch{i}"
+        d.mkdir()
+        (d / f"doc{i}.txt").write_text(f"Note {i}: {topic}. Fusion and merging are discussed.\n")
+        latte("ingest", str(d), "--index", str(idx), "--profile", "bm25", "--json")
+    latte("delete", "doc1.txt", "--index", str(idx))
+    before = json.loads(latte("search", "fusion merging", "--index", str(idx), "--json").stdout)["hits"]
+    r = json.loads(latte("optimize", "--index", str(idx), "--max-segments", "1", "--json").stdout)
+    assert r["segments_before"]["bm25"] == 4 and set(r["segments_after"].values()) == {1}
+    after = json.loads(latte("search", "fusion merging", "--index", str(idx), "--json").stdout)["hits"]
+    assert [(h["doc_id"], h["score"]) for h in after] == [(h["doc_id"], h["score"]) for h in before]
+    assert "doc1.txt" not in {h["doc_id"] for h in after} and len(after) == 3
+    p = latte("optimize", "--index", str(tmp_path / "missing"), check=False)
+    assert p.returncode == 2 and "latte ingest" in p.stderr and "Traceback" not in p.stderr
