@@ -136,6 +136,9 @@ def run_eval(
         run: dict[str, dict[str, float]] = {}
         t = time.perf_counter()
         for qid in qids:
+            if not ds.queries[qid].strip():
+                run[qid] = {}  # an empty query (CMRC 2018 has two) retrieves nothing and scores 0
+                continue
             r = planner.rank(ds.queries[qid], opt)
             n = min(k, len(r.docnos))
             # scores 1/rank keep the planner's order (ir-measures would break score ties by id)

@@ -91,6 +91,7 @@ class IndexWriter:
             self.folder.collect_garbage([m for m in (self.manifest, prev) if m is not None])
             self.duplicates = self._load_duplicates()
         else:
+            from indexers.analyzers import MultilingualAnalyzer
             from indexers.bm25 import BM25Index
 
             now = time.time()
@@ -107,7 +108,7 @@ class IndexWriter:
                 "components": {},
                 "extra_files": {},
             }
-            self.components = components or {"docs": DocStore(), "bm25": BM25Index()}
+            self.components = components or {"docs": DocStore(), "bm25": BM25Index(analyzer=MultilingualAnalyzer())}
             if "docs" not in self.components:
                 raise ValueError("an index needs a 'docs' component")
             self.duplicates = {}

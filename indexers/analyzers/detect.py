@@ -1,0 +1,76 @@
+"""Language of a text: its script first (Han, kana, Hangul, Thai... decide alone), then py3langid among the
+languages of that script, with the script's usual language when py3langid is unsure.
+
+py3langid (a maintained fork of langid.py, with its model shipped inside the wheel) was measured against
+lingua-language-detector on short queries (README, "Languages"): more accurate on 2-8 word queries when
+restricted to candidate languages, and 2-3x faster. Only the first ``SAMPLE_CHARS`` characters are read
+(a document's language rarely changes after its first sentences; detection costs about 0.17 ms then).
+
+>>> detect_language("東京都に住んでいる学生"), detect_language("서울의 학생"), detect_language("中文句子")
+('ja', 'ko', 'zh')
+>>> detect_language("Der schnelle braune Fuchs springt über den faulen Hund")
+'de'
+>>> detect_language("Der Hund", candidates=["en", "fr"]) in ("en", "fr")
+True
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Iterable
+
+from indexers.analyzers.scripts import dominant_script
+from indexers.analyzers.table import fallback_language, languages_of_script
+
+__all__ = ["MIN_CONFIDENCE", "SAMPLE_CHARS", "detect_language"]
+
+SAMPLE_CHARS = 500
+#: below this normalized probability py3langid's answer is not trusted; the script's usual language is used
+MIN_CONFIDENCE = 0.5
+#: scripts whose language follows from the script alone
+_SCRIPT_DECIDES = {"kana": "ja", "hangul": "ko", "thai": "th", "lao": "lo", "khmer": "km", "myanmar": "my"}
+
+
+@lru_cache(maxsize=1)
+def _model_labels() -> frozenset[str]:
+    return frozenset(_identifier(()).nb_classes)
+
+
+@lru_cache(maxsize=32)
+def _identifier(candidates: tuple[str, ...]):
+    """A py3langid identifier restricted to ``candidates`` (all of its languages for ``()``)."""
+    try:
+        from py3langid.langid import MODEL_FILE, LanguageIdentifier
+    except ImportError as exc:
+        raise ImportError("language detection needs py3langid: pip install py3langid") from exc
+    ident = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    if candidates:
+        ident.set_languages(list(candidates))
+    return ident
+
+
+def detect_language(text: str, candidates: Iterable[str] | None = None) -> str:
+    """ISO 639-1 code of ``text``'s language (``"und"`` for a script no language of the table claims).
+
+    ``candidates`` restricts the answer to those languages where the script allows (a query is matched against
+    the languages its index holds); text of a script none of them writes is detected as if unrestricted.
+    """
+    sample = text[:SAMPLE_CHARS]
+    script = dominant_script(sample)
+    wanted = [c for c in languages_of_script(script)] if script != "none" else []
+    if candidates is not None:
+        chosen = [c for c in dict.fromkeys(candidates) if c in wanted or script == "none"]
+        if len(chosen) == 1:
+            return chosen[0]
+        if chosen:
+            wanted = chosen
+    if script in _SCRIPT_DECIDES:
+        return _SCRIPT_DECIDES[script]
+    if script == "han":
+        return "zh" if "zh" in wanted or not wanted else wanted[0]
+    usable = tuple(sorted(c for c in wanted if c in _model_labels()))
+    if len(usable) < 2:
+        return usable[0] if usable else fallback_language(script)
+    lang, prob = _identifier(usable).classify(sample)
+    return lang if prob >= MIN_CONFIDENCE else (fallback_language(script) if fallback_language(script) in usable
+                                                 else lang)
