@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from indexers.analyzer import Analyzer
 from indexers.analyzers import MultilingualAnalyzer, analyzer_from_dict
+from indexers.analyzers.table import normalize_language
 from indexers.docstore import StoredDoc
 from indexers.writer import DuplicateRecord, IndexWriter
 from rag.clean import QualityRules, check_quality, normalize_text
@@ -61,6 +62,13 @@ class IngestSettings(BaseModel):
     lang: str | None = Field(
         None, description="language (ISO 639-1) of documents whose metadata names none; None: detected per document"
     )
+
+    @field_validator("lang")
+    @classmethod
+    def _lang(cls, lang: str | None) -> str | None:
+        if lang is None or lang.strip().lower() in ("", "auto"):
+            return None
+        return normalize_language(lang)
 
 
 @dataclass

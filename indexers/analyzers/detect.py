@@ -22,7 +22,7 @@ from typing import Iterable
 from indexers.analyzers.scripts import dominant_script
 from indexers.analyzers.table import fallback_language, languages_of_script
 
-__all__ = ["MIN_CONFIDENCE", "SAMPLE_CHARS", "detect_language"]
+__all__ = ["MIN_CONFIDENCE", "SAMPLE_CHARS", "detect_language", "likely_languages"]
 
 SAMPLE_CHARS = 500
 #: below this normalized probability py3langid's answer is not trusted; the script's usual language is used
@@ -55,22 +55,38 @@ def detect_language(text: str, candidates: Iterable[str] | None = None) -> str:
     ``candidates`` restricts the answer to those languages where the script allows (a query is matched against
     the languages its index holds); text of a script none of them writes is detected as if unrestricted.
     """
+    return likely_languages(text, candidates, 1)[0]
+
+
+def likely_languages(text: str, candidates: Iterable[str] | None = None, most: int = 3) -> list[str]:
+    """``detect_language``'s answer first; when py3langid is unsure of it (probability below ``MIN_CONFIDENCE``),
+    up to ``most`` languages, most likely first (a query of three words may be Spanish or Portuguese alike).
+
+    >>> likely_languages("Der schnelle braune Fuchs springt über den faulen Hund")
+    ['de']
+    """
     sample = text[:SAMPLE_CHARS]
     script = dominant_script(sample)
     wanted = [c for c in languages_of_script(script)] if script != "none" else []
     if candidates is not None:
         chosen = [c for c in dict.fromkeys(candidates) if c in wanted or script == "none"]
         if len(chosen) == 1:
-            return chosen[0]
+            return chosen
         if chosen:
             wanted = chosen
+    if len(wanted) == 1 and candidates is not None:
+        return wanted
     if script in _SCRIPT_DECIDES:
-        return _SCRIPT_DECIDES[script]
+        return [_SCRIPT_DECIDES[script]]
     if script == "han":
-        return "zh" if "zh" in wanted or not wanted else wanted[0]
+        return ["zh" if "zh" in wanted or not wanted else wanted[0]]
     usable = tuple(sorted(c for c in wanted if c in _model_labels()))
     if len(usable) < 2:
-        return usable[0] if usable else fallback_language(script)
-    lang, prob = _identifier(usable).classify(sample)
-    return lang if prob >= MIN_CONFIDENCE else (fallback_language(script) if fallback_language(script) in usable
-                                                 else lang)
+        return [usable[0] if usable else fallback_language(script)]
+    ranked = _identifier(usable).rank(sample)
+    lang, prob = ranked[0]
+    if prob >= MIN_CONFIDENCE:
+        return [lang]
+    if most == 1:  # unsure: the script's usual language when it is a candidate (English for Latin script)
+        return [fallback_language(script) if fallback_language(script) in usable else lang]
+    return [code for code, _ in ranked[:most]]

@@ -22,12 +22,20 @@ settings and loads as that analyzer, unchanged (``analyzer_from_dict``).
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+import unicodedata
+from functools import lru_cache
 from typing import Any, Iterable
 
 from indexers.analyzer import Analyzer
-from indexers.analyzers.detect import detect_language
+from indexers.analyzers.detect import detect_language, likely_languages
 from indexers.analyzers.segmenters import SEGMENTERS, segment
-from indexers.analyzers.table import analyzer_name, normalize_language as _normalize
+from indexers.analyzers.scripts import SPACELESS
+from indexers.analyzers.table import LANGUAGES, analyzer_name
+from indexers.analyzers.table import normalize_language as _normalize
+
+log = logging.getLogger(__name__)
 
 __all__ = ["SEP", "MultilingualAnalyzer", "LangText", "analyzer_from_dict"]
 
@@ -81,8 +89,14 @@ class MultilingualAnalyzer:
 
     # -- which analyzer -----------------------------------------------------------------------------------------
     def analyzer_for(self, lang: str) -> str:
-        """The analyzer name for language ``lang``: the one the index recorded, else the table's."""
-        return self.languages.get(lang) or analyzer_name(lang)
+        """The analyzer name for language ``lang``: the one the index recorded, else the table's (when the table's
+        segmenter is not installed: character bigrams for a script without spaces, else Unicode words, with a
+        warning naming the package; the index then records that, so its queries are analyzed the same way)."""
+        recorded = self.languages.get(lang)
+        if recorded is not None:
+            return recorded
+        name = analyzer_name(lang)
+        return name if _installed(name) else _substitute(lang, name)
 
     def language_of(self, text: str, lang: str | None = None) -> str:
         """A document's language: ``lang`` when given (an unreadable one is ignored), else detected."""
@@ -96,13 +110,18 @@ class MultilingualAnalyzer:
     def query_language(self, text: str, lang: str | None = None) -> str:
         """A query's language: ``lang`` (or ``text.lang``) when given; else the index's only language; else the
         detected one among the index's languages (or among all when the index is empty)."""
+        return self.query_languages(text, lang)[0]
+
+    def query_languages(self, text: str, lang: str | None = None) -> list[str]:
+        """``query_language``, or up to three languages when detection among the index's is unsure (a short query
+        on a collection of Spanish and Portuguese documents): the query is then analyzed in each of them."""
         lang = lang or getattr(text, "lang", None)
         if lang:
-            return _normalize(lang)
+            return [_normalize(lang)]
         held = list(self.languages)
         if len(held) == 1:
-            return held[0]
-        return detect_language(text, held or None)
+            return held
+        return likely_languages(text, held or None)
 
     # -- analysis -----------------------------------------------------------------------------------------------
     def raw_tokens(self, text: str, lang: str | None = None) -> list[str]:
@@ -144,10 +163,24 @@ class MultilingualAnalyzer:
         return hit  # type: ignore[return-value]
 
     def tokens(self, text: str, lang: str | None = None) -> list[str]:
-        """Terms of a query (or of any text analyzed as a query: snippets); never records a language."""
-        code = self.query_language(text, lang)
-        terms = (self._term(r) for r in self._raw(str(text), code))
-        return [t for t in terms if t is not None]
+        """Terms of a query (or of any text analyzed as a query: snippets); never records a language.
+
+        Documents were NFKC-normalized by ingest (``rag.clean``), so a query that is not analyzed as English is
+        too (full-width letters, compatibility forms, Thai SARA AM); English queries are analyzed exactly as
+        they always were.
+        """
+        codes = self.query_languages(text, lang)
+        text = str(text)
+        out: list[str] = []
+        for code in codes:
+            analyzed = text
+            if self.analyzer_for(code) != "english" and not text.isascii():
+                analyzed = unicodedata.normalize("NFKC", text)
+            terms = [t for t in (self._term(r) for r in self._raw(analyzed, code)) if t is not None]
+            if len(codes) == 1:
+                return terms
+            out.extend(t for t in dict.fromkeys(terms) if t not in out)  # each term once across the languages
+        return out
 
     def tokens_many(self, texts: Iterable[str]) -> list[list[str]]:
         return [self.tokens(t) for t in texts]
@@ -166,6 +199,22 @@ class MultilingualAnalyzer:
                 f"this index's analyzer was written by a newer latte (analyzer version {d['version']}); upgrade latte"
             )
         return cls(d.get("languages") or {})
+
+
+@lru_cache(maxsize=None)
+def _installed(name: str) -> bool:
+    package = SEGMENTERS.get(name, (None, None))[1]
+    return package is None or importlib.util.find_spec(package) is not None
+
+
+@lru_cache(maxsize=None)
+def _substitute(lang: str, name: str) -> str:
+    row = LANGUAGES.get(lang)
+    fallback = "bigrams" if row is not None and row.script in SPACELESS else "words"
+    log.warning("%s text: %s is not installed, so it is indexed as %s (pip install 'latte[multilingual]' for "
+                "word segmentation; an index records which analyzer each language used)", lang,
+                SEGMENTERS[name][1], fallback)
+    return fallback
 
 
 def analyzer_from_dict(d: dict[str, Any]) -> Analyzer | MultilingualAnalyzer:

@@ -117,7 +117,9 @@ def _sudachi():
     except ImportError as exc:
         raise _missing("sudachipy sudachidict-core", "Japanese") from exc
     try:
-        return Dictionary(dict="core").create(mode=SplitMode.B)
+        dictionary = Dictionary(dict="core")
+        make = getattr(dictionary, "tokenizer", None) or dictionary.create  # create() before SudachiPy 0.6.9
+        return make(mode=SplitMode.B)
     except Exception as exc:  # sudachipy raises its own error types for a missing dictionary
         raise _missing("sudachidict-core", "Japanese") from exc
 
@@ -174,12 +176,23 @@ def _thai():
     return word_tokenize
 
 
+# NFKC (applied to every document) splits SARA AM into NIKHAHIT + SARA AA, a spelling PyThaiNLP's dictionary
+# does not know ("ต้มยำ" would become three words); it is put back before segmenting (Lao has the same pair).
+_DECOMPOSED_AM = (("\u0e4d\u0e32", "\u0e33"), ("\u0ecd\u0eb2", "\u0eb3"))
+
+
 def thai(text: str) -> list[str]:
-    """Thai words (PyThaiNLP ``newmm``), lowercased, spaces and punctuation left out.
+    """Thai words (PyThaiNLP ``newmm``), lowercased, spaces and punctuation left out; NFKC's decomposed SARA AM is
+    composed again first, so a normalized document and a typed query segment alike.
 
     >>> thai("กรุงเทพมหานครเป็นเมืองหลวง")
     ['กรุงเทพมหานคร', 'เป็น', 'เมืองหลวง']
+    >>> import unicodedata; thai(unicodedata.normalize("NFKC", "ต้มยำกุ้ง")) == thai("ต้มยำกุ้ง") == ["ต้มยำกุ้ง"]
+    True
     """
+    for decomposed, composed in _DECOMPOSED_AM:
+        if decomposed in text:
+            text = text.replace(decomposed, composed)
     tokenize = _thai()
     return [w for piece in _pieces(text.lower())
             for w in tokenize(piece, engine="newmm", keep_whitespace=False) if _WORD.search(w)]
