@@ -330,7 +330,7 @@ class BM25Index:
 
     @classmethod
     def load(cls, folder: Path, state: dict, mmap: bool = True) -> "BM25Index":
-        idx = cls(BM25Params(**state["params"]), analyzer_from_dict(state["analyzer"]))
+        idx = cls(BM25Params(**state["params"]), analyzer_from_dict(state.get("analyzer") or {}))
         idx.vocab = Vocabulary.load(folder / state["vocab"])
         idx.segments = [Segment.load(folder / s["name"], s["name"], s["start"], mmap) for s in state["segments"]]
         idx.deleted = np.array(load_npy(folder / state["deleted"], mmap=False), dtype=np.int64)

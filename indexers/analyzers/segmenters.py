@@ -9,24 +9,27 @@ nori analyzers do. Libraries are imported on first use; a missing one raises an 
 - ``sudachi``: Japanese, SudachiPy mode B with normalized forms (inflections and spelling variants folded).
 - ``kiwi``: Korean, kiwipiepy morphemes (nouns, verb and adjective stems, roots, foreign words, numbers).
 - ``thai``: Thai, PyThaiNLP's ``newmm`` dictionary segmenter.
-- ``words``: Unicode word characters (``\\w+``), lowercased: any script that separates words by spaces.
+- ``words``: runs of Unicode word characters and combining marks, lowercased: any script that separates words
+  by spaces (the marks matter: Devanagari vowel signs, Thai vowels and tones, Arabic harakat).
 - ``bigrams``: ``words``, with runs of spaceless-script characters turned into overlapping character bigrams
   (what Lucene's CJKAnalyzer does): a fallback for scripts without a segmenter here (Lao, Khmer, Myanmar).
 """
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from typing import Callable
 
 import numpy as np
+import regex
 
 from indexers.analyzers.scripts import spaceless_table
 
 __all__ = ["SEGMENTERS", "segment", "words"]
 
-_WORD = re.compile(r"\w+", re.UNICODE)
+# Word characters and combining marks: Python's \w alone cuts Devanagari, Thai and vowelled Arabic words at every
+# vowel sign ("दिल्ली" would be "द", "ल", "ल"), which the English analyzer's \w+ still does for English text
+_WORD = regex.compile(r"[\w\p{M}]+")
 _PIECE_CHARS = 8_000  # Sudachi refuses inputs over ~49 KB; every library is fed pieces of at most this size
 
 
@@ -52,10 +55,10 @@ def _pieces(text: str, limit: int = _PIECE_CHARS) -> list[str]:
 
 
 def words(text: str) -> list[str]:
-    """Lowercased ``\\w+`` runs.
+    """Lowercased runs of word characters and combining marks.
 
-    >>> words("Столица Австралии, 2024!")
-    ['столица', 'австралии', '2024']
+    >>> words("Столица Австралии, 2024!"), words("नई दिल्ली")
+    (['столица', 'австралии', '2024'], ['नई', 'दिल्ली'])
     """
     return _WORD.findall(text.lower())
 
