@@ -34,6 +34,9 @@ def main() -> None:
     ap.add_argument("--keep", type=Path, default=None, help="keep the corpus and index in this folder")
     ap.add_argument("--workers", type=int, nargs="+", default=[1],
                     help="run the ingest once per value of `latte ingest --workers` (same corpus, same run)")
+    ap.add_argument("--lang", default=None,
+                    help="pass `--lang` to latte ingest (the synthetic words are random letters: detection calls them "
+                         "English, Dutch or Hungarian, each with its own stemmer; `--lang en` measures English)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     root = Path(a.keep) if a.keep else Path(tempfile.mkdtemp(prefix="latte-bench-ingest-"))
@@ -51,7 +54,7 @@ def main() -> None:
             cmd = [
                 sys.executable, "-m", "rag.cli", "ingest", str(corpus), "--index", str(index), "--profile", "bm25",
                 "--format", "mldr", "--batch-docs", str(a.batch_docs), "--workers", str(workers), "--json",
-            ]
+            ] + (["--lang", a.lang] if a.lang else [])
             before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             t = time.perf_counter()
             out = subprocess.run(cmd, check=True, capture_output=True, text=True,

@@ -131,3 +131,28 @@ def test_an_index_written_before_analyzers_per_language_loads_and_behaves_as_bef
     ingest([more], tmp_path / "idx")
     after = folder.read_manifest()["components"]["bm25"]["analyzer"]
     assert after == Analyzer().to_dict()  # still the English analyzer: the index's terms stay comparable
+
+
+PARAGRAPHS = {
+    "de": "Die Stadt liegt am Ufer des Flusses und wurde im zwölften Jahrhundert gegründet. Heute leben dort mehr "
+          "als zweihunderttausend Menschen, die in der Industrie, im Handel und an der Universität arbeiten.",
+    "fr": "La ville se trouve sur la rive du fleuve et a été fondée au douzième siècle. Aujourd'hui, plus de deux "
+          "cent mille personnes y vivent et travaillent dans l'industrie, le commerce et à l'université.",
+    "es": "La ciudad se encuentra a orillas del río y fue fundada en el siglo doce. Hoy viven allí más de "
+          "doscientas mil personas que trabajan en la industria, el comercio y la universidad.",
+    "it": "La città si trova sulla riva del fiume ed è stata fondata nel dodicesimo secolo. Oggi vi abitano più "
+          "di duecentomila persone che lavorano nell'industria, nel commercio e all'università.",
+    "pt": "A cidade fica na margem do rio e foi fundada no século doze. Hoje vivem lá mais de duzentas mil "
+          "pessoas que trabalham na indústria, no comércio e na universidade.",
+    "nl": "De stad ligt aan de oever van de rivier en werd in de twaalfde eeuw gesticht. Vandaag wonen er meer "
+          "dan tweehonderdduizend mensen die in de industrie, de handel en aan de universiteit werken.",
+}
+
+
+@pytest.mark.parametrize("lang", sorted(PARAGRAPHS))
+def test_the_english_fast_path_leaves_other_latin_languages_to_py3langid(lang: str) -> None:
+    from indexers.analyzers.detect import looks_english
+
+    assert not looks_english(PARAGRAPHS[lang])
+    assert detect_language(PARAGRAPHS[lang]) == lang
+    assert looks_english(" ".join(ENGLISH))
