@@ -164,7 +164,7 @@ class IndexWriter:
             if kind == "docs":
                 comp.add(batch.start, batch.items, num_perm)
             elif kind == "bm25":
-                comp.add(batch.docnos, [lexical_text(it.doc) for it in batch.items],
+                comp.add(batch.docnos, [_lexical(it) for it in batch.items],
                          raw_counts=[it.raw_counts for it in batch.items])
             else:
                 comp.add_batch(batch)
@@ -249,6 +249,16 @@ class IndexWriter:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _lexical(item: StoredDoc) -> str:
+    """What BM25 indexes for a document: its lexical text, carrying its language when one was given."""
+    text = lexical_text(item.doc)
+    if item.lang is None:
+        return text
+    from indexers.analyzers import LangText
+
+    return LangText(text, item.lang)
 
 
 def _duplicates_table(records: Any) -> pa.Table:

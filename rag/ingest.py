@@ -386,13 +386,7 @@ class Ingestor:
     def _document(self, doc: Document) -> None:
         pre = self._precheck(doc)
         if pre is not None:
-            prep = prepare_document(doc, self.settings, self.deduper.hasher, False)
-            bm25 = self.writer.components.get("bm25")
-            if prep.verdict is None and bm25 is not None and document_language(doc, self.settings) is not None:
-                # a language given by metadata or settings reaches BM25 through the raw counts (otherwise BM25
-                # detects it from the text, as the workers' analyzer does)
-                prep = dataclasses.replace(prep, raw_counts=raw_counts(prep.doc, bm25.analyzer, self.settings))
-            self._apply(doc, *pre, prep)
+            self._apply(doc, *pre, prepare_document(doc, self.settings, self.deduper.hasher, False))
 
     def _apply(self, doc: Document, h: bytes, known: tuple[int, bytes] | None, dup: DuplicateRecord | None,
                prep: PreparedDoc) -> None:
@@ -422,7 +416,10 @@ class Ingestor:
             return
         passages = prep.passages if prep.passages is not None else document_passages(prep.doc, s)
         self.deduper.add(doc.id, prep.exact_key, prep.signature)
-        self.buffer.append(StoredDoc(prep.doc, h, prep.exact_key, prep.signature, passages, prep.raw_counts))
+        # a language given by metadata or settings travels with the document to BM25 (raw counts made by workers
+        # already used it)
+        lang = document_language(prep.doc, s) if prep.raw_counts is None else None
+        self.buffer.append(StoredDoc(prep.doc, h, prep.exact_key, prep.signature, passages, prep.raw_counts, lang))
         self.buffer_chars += len(prep.doc.text)
 
     # -- per batch --------------------------------------------------------------------------------------------

@@ -99,7 +99,9 @@ class MultilingualAnalyzer:
         return name if _installed(name) else _substitute(lang, name)
 
     def language_of(self, text: str, lang: str | None = None) -> str:
-        """A document's language: ``lang`` when given (an unreadable one is ignored), else detected."""
+        """A document's language: ``lang`` (or ``text.lang``) when given (an unreadable one is ignored), else
+        detected."""
+        lang = lang or getattr(text, "lang", None)
         if lang:
             try:
                 return _normalize(lang)
@@ -126,7 +128,7 @@ class MultilingualAnalyzer:
     # -- analysis -----------------------------------------------------------------------------------------------
     def raw_tokens(self, text: str, lang: str | None = None) -> list[str]:
         """Words of a document before stemming, each tagged with the language (English ones bare)."""
-        return self._raw(text, self.language_of(text, lang))
+        return self._raw(str(text), self.language_of(text, lang))
 
     def _raw(self, text: str, lang: str) -> list[str]:
         name = self.analyzer_for(lang)
