@@ -14,9 +14,9 @@ settings and loads as that analyzer, unchanged (``analyzer_from_dict``).
 >>> an = MultilingualAnalyzer()
 >>> an.raw_tokens("The runners were running"), an.raw_tokens("Бегущие люди", lang="ru")
 (['the', 'runners', 'were', 'running'], ['ru\\x1fбегущие', 'ru\\x1fлюди'])
->>> [an.term(t) for t in an.raw_tokens("首都是北京")], sorted(an.languages)
-(['首都', '是', '北京'], ['zh'])
->>> an.tokens("北京的首都")  # a query: the index holds only Chinese, so it is Chinese
+>>> [an.term(t) for t in an.raw_tokens("首都是北京")], sorted(an.languages)  # words, then character bigrams
+(['首都', '是', '北京', '首都', '都是', '是北', '北京'], ['zh'])
+>>> an.tokens("北京的首都")[:3]  # a query: the index holds only Chinese, so it is Chinese
 ['北京', '的', '首都']
 """
 
@@ -135,8 +135,7 @@ class MultilingualAnalyzer:
         if name == "english":
             return self._english.raw_tokens(text)
         words = segment("words" if name.startswith("snowball:") else name, text)
-        prefix = lang + SEP
-        return [prefix + w for w in words]
+        return list(map((lang + SEP).__add__, words))
 
     def term(self, raw: str) -> str | None:
         """The index term of one raw token (None for an English stopword); records the token's language."""

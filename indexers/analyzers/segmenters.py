@@ -5,7 +5,8 @@ tags it, grammatical glue (particles, endings, auxiliaries) are left out, as Luc
 nori analyzers do. Libraries are imported on first use; a missing one raises an ImportError that names the
 ``pip install`` fixing it. Measured speeds and the reasons for each choice are in the README ("Languages").
 
-- ``jieba``: Chinese, rjieba (the Rust port of jieba) in search mode (long words plus the words inside them).
+- ``jieba``: Chinese, rjieba (the Rust port of jieba) in search mode (long words plus the words inside them);
+  ``jieba_bigrams`` adds the character bigrams (latte's Chinese analyzer: measured best on CMRC 2018).
 - ``sudachi``: Japanese, SudachiPy mode B with normalized forms (inflections and spelling variants folded).
 - ``kiwi``: Korean, kiwipiepy morphemes (nouns, verb and adjective stems, roots, foreign words, numbers).
 - ``thai``: Thai, PyThaiNLP's ``newmm`` dictionary segmenter.
@@ -110,6 +111,16 @@ def jieba(text: str) -> list[str]:
     return [w for piece in _pieces(text.lower()) for w in cut(piece) if _WORD.search(w)]
 
 
+def jieba_bigrams(text: str) -> list[str]:
+    """``jieba`` words plus the character bigrams of the same text (Lucene's smartcn and CJK analyzers together):
+    on CMRC 2018 +0.0077 nDCG@10 over words alone (95% CI +0.0023..+0.0134), for about twice the postings.
+
+    >>> jieba_bigrams("北京大学")
+    ['北京', '大学', '北京大学', '北京', '京大', '大学']
+    """
+    return jieba(text) + bigrams(text)
+
+
 _JA_DROP = frozenset({"助詞", "助動詞", "補助記号", "空白", "記号"})
 
 
@@ -206,6 +217,7 @@ SEGMENTERS: dict[str, tuple[Callable[[str], list[str]], str | None]] = {
     "words": (words, None),
     "bigrams": (bigrams, None),
     "jieba": (jieba, "rjieba"),
+    "jieba_bigrams": (jieba_bigrams, "rjieba"),
     "sudachi": (sudachi, "sudachipy"),
     "kiwi": (kiwi, "kiwipiepy"),
     "thai": (thai, "pythainlp"),

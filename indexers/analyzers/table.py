@@ -54,7 +54,7 @@ LANGUAGES: dict[str, Language] = {
         _snowball("hy", "armenian", "armenian"),
         _snowball("ta", "tamil", "tamil"),
         Language("he", "hebrew", "hebrew", "words"),
-        Language("zh", "chinese", "han", "jieba"),
+        Language("zh", "chinese", "han", "jieba_bigrams"),
         Language("ja", "japanese", "kana", "sudachi"),
         Language("ko", "korean", "hangul", "kiwi"),
         Language("th", "thai", "thai", "thai"),
@@ -97,7 +97,7 @@ def analyzer_name(code: str) -> str:
     """The analyzer the table gives language ``code``; a language it does not list gets Unicode words.
 
     >>> analyzer_name("ru"), analyzer_name("zh"), analyzer_name("und")
-    ('snowball:russian', 'jieba', 'words')
+    ('snowball:russian', 'jieba_bigrams', 'words')
     """
     row = LANGUAGES.get(code)
     return row.analyzer if row is not None else "words"

@@ -61,7 +61,7 @@ def content_terms(text: str, lang: str | None = None) -> set[str]:
     >>> sorted(content_terms("Which proteins bind the receptors?"))
     ['bind', 'protein', 'receptor']
     >>> sorted(content_terms("北京是中国的首都", lang="zh"))
-    ['中国', '北京', '是', '的', '首都']
+    ['中国', '京是', '北京', '国的', '是', '是中', '的', '的首', '首都']
     """
     if lang is not None and lang != "en":
         return set(_multilingual().tokens(text, lang=lang))

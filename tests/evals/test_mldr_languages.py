@@ -16,7 +16,7 @@ from indexers.folder import IndexFolder
 MLDR_ANALYZERS = {
     "ar": "snowball:arabic", "de": "snowball:german", "en": "english", "es": "snowball:spanish",
     "fr": "snowball:french", "hi": "snowball:hindi", "it": "snowball:italian", "ja": "sudachi", "ko": "kiwi",
-    "pt": "snowball:portuguese", "ru": "snowball:russian", "th": "thai", "zh": "jieba",
+    "pt": "snowball:portuguese", "ru": "snowball:russian", "th": "thai", "zh": "jieba_bigrams",
 }
 
 

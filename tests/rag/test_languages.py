@@ -12,7 +12,7 @@ from rag.planner import SearchOptions
 from rag.service import ingest_paths, open_searcher, open_snapshot
 
 LANGS = ["zh", "ja", "ko", "th", "ar", "ru", "hi"]
-EXPECTED_ANALYZER = {"zh": "jieba", "ja": "sudachi", "ko": "kiwi", "th": "thai", "ar": "snowball:arabic",
+EXPECTED_ANALYZER = {"zh": "jieba_bigrams", "ja": "sudachi", "ko": "kiwi", "th": "thai", "ar": "snowball:arabic",
                      "ru": "snowball:russian", "hi": "snowball:hindi"}
 
 
