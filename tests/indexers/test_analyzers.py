@@ -146,6 +146,8 @@ PARAGRAPHS = {
           "pessoas que trabalham na indústria, no comércio e na universidade.",
     "nl": "De stad ligt aan de oever van de rivier en werd in de twaalfde eeuw gesticht. Vandaag wonen er meer "
           "dan tweehonderdduizend mensen die in de industrie, de handel en aan de universiteit werken.",
+    "da": "Byen ligger ved flodens bred og blev grundlagt i det tolvte århundrede. I dag bor der mere end to "
+          "hundrede tusind mennesker, som arbejder for industrien, i handelen og på universitetet, og de har det godt.",
 }
 
 
