@@ -97,6 +97,8 @@ def dominant_script(text: str) -> str:
     >>> dominant_script("MonoDevelop是个适用于Linux、Mac OS X和Microsoft Windows的开放原始码整合开发环境")
     'han'
     """
+    if text.isascii():  # the common case, without building arrays
+        return "latin" if any(c.isalpha() for c in text) else "none"
     counts = script_counts(text)
     counts.pop("cjk_punct", None)
     if not counts:
