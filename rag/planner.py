@@ -266,7 +266,8 @@ class Planner:
             if ordinal is not None and 0 <= ordinal < len(passages):
                 passage = passages[ordinal]
             else:
-                analyze = bm25.analyzer.tokens if bm25 is not None else (lambda x: x.lower().split())
+                analyze = (getattr(bm25.analyzer, "text_terms", bm25.analyzer.tokens) if bm25 is not None
+                           else (lambda x: x.lower().split()))
                 passage = best_passage_lexical(q_terms, passages, analyze, idf)
             hits.append(
                 Hit(

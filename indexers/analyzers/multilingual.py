@@ -6,9 +6,9 @@ Raw tokens carry their language (``"ru\\x1fслова"``; English ones are bare,
 makes them), so BM25's raw-token counts stay per language and ``term`` knows which stemmer to apply. Terms
 themselves are shared across languages (a name or a number matches whatever the language around it).
 
-The index records every language it holds and the analyzer each one used (``to_dict``); a query is analyzed as
-the language it is written in among those (the only one, for a single-language index: no detection at all),
-by the recorded analyzer. An index written before this analyzer existed records the English ``Analyzer``'s
+The index records every language it holds and the analyzer each one used (``to_dict``); a query is analyzed by
+the recorded analyzers of the languages the index holds in the query's script (the only one, for a single-language
+index: no detection at all; see ``query_languages``). An index written before this analyzer existed records the English ``Analyzer``'s
 settings and loads as that analyzer, unchanged (``analyzer_from_dict``).
 
 >>> an = MultilingualAnalyzer()
@@ -29,10 +29,10 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from indexers.analyzer import Analyzer
-from indexers.analyzers.detect import detect_language, likely_languages
+from indexers.analyzers.detect import SAMPLE_CHARS, detect_language
 from indexers.analyzers.segmenters import SEGMENTERS, segment
-from indexers.analyzers.scripts import SPACELESS
-from indexers.analyzers.table import LANGUAGES, analyzer_name
+from indexers.analyzers.scripts import SPACELESS, dominant_script
+from indexers.analyzers.table import LANGUAGES, analyzer_name, languages_of_script
 from indexers.analyzers.table import normalize_language as _normalize
 
 log = logging.getLogger(__name__)
@@ -115,15 +115,33 @@ class MultilingualAnalyzer:
         return self.query_languages(text, lang)[0]
 
     def query_languages(self, text: str, lang: str | None = None) -> list[str]:
-        """``query_language``, or up to three languages when detection among the index's is unsure (a short query
-        on a collection of Spanish and Portuguese documents): the query is then analyzed in each of them."""
+        """The languages a query is analyzed in: ``lang`` (or ``text.lang``) when given; else the index's only
+        language; else every language the index holds that is written in the query's script (all of them for a
+        query without letters), or the detected language when the index holds none of that script.
+
+        No detection decides among the index's own languages: a query of three words is too short to tell Spanish
+        from Portuguese, and a wrong guess would stem it unlike the documents. Analyzed in each candidate language,
+        the query's terms include the stems every document of those languages was indexed with.
+        """
         lang = lang or getattr(text, "lang", None)
         if lang:
             return [_normalize(lang)]
         held = list(self.languages)
         if len(held) == 1:
             return held
-        return likely_languages(text, held or None)
+        script = dominant_script(str(text)[:SAMPLE_CHARS])
+        if script == "none":
+            return held or ["en"]
+        same = languages_of_script(script)
+        chosen = [code for code in held if code in same]
+        return chosen or [detect_language(text)]
+
+    def text_terms(self, text: str) -> list[str]:
+        """Terms of a stored text (a passage being explained), analyzed as a document: in its detected language
+        (the only one, for a single-language index); records nothing."""
+        held = list(self.languages)
+        code = held[0] if len(held) == 1 else detect_language(text, held or None)
+        return self.tokens(text, lang=code)
 
     # -- analysis -----------------------------------------------------------------------------------------------
     def raw_tokens(self, text: str, lang: str | None = None) -> list[str]:
@@ -173,14 +191,19 @@ class MultilingualAnalyzer:
         codes = self.query_languages(text, lang)
         text = str(text)
         out: list[str] = []
-        for code in codes:
+        seen: set[str] = set()
+        for i, code in enumerate(codes):
             analyzed = text
             if self.analyzer_for(code) != "english" and not text.isascii():
                 analyzed = unicodedata.normalize("NFKC", text)
             terms = [t for t in (self._term(r) for r in self._raw(analyzed, code)) if t is not None]
-            if len(codes) == 1:
-                return terms
-            out.extend(t for t in dict.fromkeys(terms) if t not in out)  # each term once across the languages
+            if i == 0:  # the first language's terms as they come (repeats count); others add their new terms once
+                out, seen = terms, set(terms)
+                continue
+            for t in terms:
+                if t not in seen:
+                    seen.add(t)
+                    out.append(t)
         return out
 
     def tokens_many(self, texts: Iterable[str]) -> list[list[str]]:
