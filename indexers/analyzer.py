@@ -45,7 +45,8 @@ class Analyzer:
         # raw token -> term (None for a stopword); stemming each distinct word once makes analysis ~3x faster
         object.__setattr__(self, "_cache", {})
 
-    def tokens(self, text: str) -> list[str]:
+    def tokens(self, text: str, lang: str | None = None) -> list[str]:
+        """Index terms of ``text`` (``lang`` is accepted for the multilingual analyzer's sake and ignored)."""
         if self.lowercase:
             text = text.lower()
         toks = _TOKEN.findall(text)
@@ -60,8 +61,9 @@ class Analyzer:
             terms = [cache[t] for t in toks]
         return [t for t in terms if t is not None]
 
-    def raw_tokens(self, text: str) -> list[str]:
-        """Word tokens before stopwords and stemming (lowercased when the analyzer lowercases)."""
+    def raw_tokens(self, text: str, lang: str | None = None) -> list[str]:
+        """Word tokens before stopwords and stemming (lowercased when the analyzer lowercases); ``lang`` is
+        ignored (this analyzer is English; ``indexers.analyzers.MultilingualAnalyzer`` reads it)."""
         return _TOKEN.findall(text.lower() if self.lowercase else text)
 
     def term(self, raw: str) -> str | None:

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from indexers.analyzer import Analyzer
+from indexers.analyzers import analyzer_from_dict
 from indexers.arrays import fit_mask, load_npy, read_arrow, save_npy, write_arrow
 from indexers.postings import PostingBlocks, compress
 
@@ -427,7 +428,7 @@ class BM25Index:
 
     @classmethod
     def load(cls, folder: Path, state: dict, mmap: bool = True) -> "BM25Index":
-        idx = cls(BM25Params(**state["params"]), Analyzer.from_dict(state["analyzer"]))
+        idx = cls(BM25Params(**state["params"]), analyzer_from_dict(state.get("analyzer") or {}))
         idx.vocab = Vocabulary.load(folder / state["vocab"])
         idx.segments = [
             Segment.load(folder / s["name"], s["name"], s["start"], mmap, s.get("postings")) for s in state["segments"]

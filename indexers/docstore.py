@@ -54,6 +54,7 @@ class StoredDoc:
     signature: np.ndarray  # MinHash, [num_perm]
     passages: list[Passage]
     raw_counts: dict[str, int] | None = None  # BM25 raw token counts of the lexical text, when a worker made them
+    lang: str | None = None  # the language BM25 analyzes it in (metadata or --lang); None: the analyzer detects it
 
 
 @dataclass

@@ -7,6 +7,8 @@ the committed version untouched until :meth:`IndexWriter.commit` switches the ma
 from __future__ import annotations
 
 import time
+from collections import Counter
+from collections import abc
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -94,6 +96,7 @@ class IndexWriter:
             self.folder.collect_garbage([m for m in (self.manifest, prev) if m is not None])
             self.duplicates = self._load_duplicates()
         else:
+            from indexers.analyzers import MultilingualAnalyzer
             from indexers.bm25 import BM25Index
 
             now = time.time()
@@ -110,7 +113,7 @@ class IndexWriter:
                 "components": {},
                 "extra_files": {},
             }
-            self.components = components or {"docs": DocStore(), "bm25": BM25Index()}
+            self.components = components or {"docs": DocStore(), "bm25": BM25Index(analyzer=MultilingualAnalyzer())}
             if "docs" not in self.components:
                 raise ValueError("an index needs a 'docs' component")
             self.duplicates = {}
@@ -166,8 +169,8 @@ class IndexWriter:
             if kind == "docs":
                 comp.add(batch.start, batch.items, num_perm)
             elif kind == "bm25":
-                comp.add(batch.docnos, [lexical_text(it.doc) for it in batch.items],
-                         raw_counts=[it.raw_counts for it in batch.items])
+                texts = [lexical_text(it.doc) for it in batch.items]
+                comp.add(batch.docnos, texts, raw_counts=_RawCounts(comp.analyzer, texts, batch.items))
             else:
                 comp.add_batch(batch)
         self.next_docno += len(batch.items)
@@ -283,6 +286,24 @@ class IndexWriter:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+class _RawCounts(abc.Sequence):
+    """BM25's raw token counts per document, made when BM25 reads them: a worker's counts, or the counts in the
+    language the document was given (metadata or ``--lang``), or None (BM25 analyzes the text, detecting its
+    language). Made one at a time, so a batch never holds every document's counts at once."""
+
+    def __init__(self, analyzer: Any, texts: list[str], items: list[StoredDoc]) -> None:
+        self.analyzer, self.texts, self.items = analyzer, texts, items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict[str, int] | None:  # type: ignore[override]
+        item = self.items[i]
+        if item.raw_counts is not None or item.lang is None:
+            return item.raw_counts
+        return Counter(self.analyzer.raw_tokens(self.texts[i], item.lang))
 
 
 def _duplicates_table(records: Any) -> pa.Table:

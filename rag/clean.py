@@ -25,6 +25,10 @@ word length) and 19 of the 43 PDF pages (18 on the letter share, 1 under 50 word
 - ``max_repeated_line_share``: Gopher drops documents where more than 0.3 of lines repeat an earlier line.
   Filing pages repeat table cells ("$", "%") and reach 0.31, so the default is 0.8, and the rule only applies
   to documents with at least ``repeated_line_min_lines`` (10) non-empty lines.
+- Scripts written without spaces (Chinese, Japanese, Thai...) have no words: each of their characters counts as
+  one unit for ``min_words``, the letter share and the symbol ratio, and the mean word length is only checked on
+  text whose word characters outnumber those (Gopher's rules were written for English; before this, every
+  Chinese document was dropped as one "word" of hundreds of characters).
 - ``min_mean_word_len`` / ``max_mean_word_len``: Gopher keeps 3..10 characters. The dot-leader abstracts
   measure 1.73 (SciFact ranges 1.73..8.9, the PDFs 4.5..6.7), so the defaults are 1.2..40: they catch only
   text split into single characters and blobs without spaces (base64, minified data).
@@ -330,7 +334,13 @@ class QualityRules(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class QualityStats:
-    """What the quality rules measure on one text (words are maximal runs of non-whitespace, as ``str.split``)."""
+    """What the quality rules measure on one text, per script.
+
+    Words are maximal runs of non-whitespace (as ``str.split``) outside the scripts written without spaces
+    (Han, kana, Thai, Lao, Khmer, Myanmar: ``indexers.analyzers.scripts.SPACELESS``), whose characters are
+    counted on their own (``spaceless``): such text has no words to measure, so each character is a unit. Word
+    counts and shares are over units (words plus spaceless characters); the mean word length is over words only.
+    """
 
     chars: int
     words: int
@@ -339,18 +349,31 @@ class QualityStats:
     symbols: int  # '#' plus '...' plus '…'
     lines: int  # non-empty lines (after stripping)
     repeated_lines: int  # non-empty lines equal (after stripping) to an earlier line
+    spaceless: int = 0  # characters of scripts written without spaces
+    spaceless_letters: int = 0  # those of them that are letters (str.isalpha)
+
+    @property
+    def units(self) -> int:
+        """Words plus spaceless-script characters: what ``min_words`` counts."""
+        return self.words + self.spaceless
 
     @property
     def alpha_word_share(self) -> float:
-        return self.alpha_words / self.words if self.words else 0.0
+        units = self.units
+        return (self.alpha_words + self.spaceless_letters) / units if units else 0.0
 
     @property
     def symbol_ratio(self) -> float:
-        return self.symbols / self.words if self.words else 0.0
+        return self.symbols / self.units if self.units else 0.0
 
     @property
     def mean_word_len(self) -> float:
         return self.word_chars / self.words if self.words else 0.0
+
+    @property
+    def mostly_spaceless(self) -> bool:
+        """More characters of spaceless scripts than characters in words: the mean word length says nothing."""
+        return self.spaceless > self.word_chars
 
     @property
     def repeated_line_share(self) -> float:
@@ -369,13 +392,14 @@ def quality_stats(text: str, *, count_lines: bool = True) -> QualityStats:
     >>> (s.words, s.alpha_words, s.symbols, s.lines, s.repeated_lines)
     (10, 4, 6, 2, 1)
     """
-    words, alpha_words, word_chars, line_hashes = scan_quality(text, count_lines)
+    words, alpha_words, word_chars, line_hashes, spaceless, spaceless_letters = scan_quality(text, count_lines)
     symbols = text.count("#")
     if "..." in text or "\u2026" in text:
         symbols += len(_ELLIPSIS.findall(text))
     lines = int(line_hashes.size)
     repeated = lines - int(np.unique(line_hashes).size) if lines else 0
-    return QualityStats(len(text), words, alpha_words, word_chars, symbols, lines, repeated)
+    return QualityStats(len(text), words, alpha_words, word_chars, symbols, lines, repeated, spaceless,
+                        spaceless_letters)
 
 
 def check_quality(text: str, rules: QualityRules) -> tuple[str, str] | None:
@@ -402,13 +426,14 @@ def check_quality(text: str, rules: QualityRules) -> tuple[str, str] | None:
         rules.max_repeated_line_share is not None and text.count("\n") + 1 >= rules.repeated_line_min_lines
     )
     stats = quality_stats(text, count_lines=need_lines)
-    if rules.min_words is not None and stats.words < rules.min_words:
-        return ("min_words", f"{stats.words} words < {rules.min_words}")
+    if rules.min_words is not None and stats.units < rules.min_words:
+        return ("min_words", f"{stats.units} words < {rules.min_words}")
     mean = stats.mean_word_len
-    if rules.min_mean_word_len is not None and mean < rules.min_mean_word_len:
-        return ("mean_word_len", f"mean word length {mean:.2f} < {rules.min_mean_word_len:.2f}")
-    if rules.max_mean_word_len is not None and mean > rules.max_mean_word_len:
-        return ("mean_word_len", f"mean word length {mean:.2f} > {rules.max_mean_word_len:.2f}")
+    if not stats.mostly_spaceless:  # Chinese, Japanese, Thai text: no words to measure (see QualityStats)
+        if rules.min_mean_word_len is not None and mean < rules.min_mean_word_len:
+            return ("mean_word_len", f"mean word length {mean:.2f} < {rules.min_mean_word_len:.2f}")
+        if rules.max_mean_word_len is not None and mean > rules.max_mean_word_len:
+            return ("mean_word_len", f"mean word length {mean:.2f} > {rules.max_mean_word_len:.2f}")
     share = stats.alpha_word_share
     if rules.min_alpha_word_share is not None and share < rules.min_alpha_word_share:
         return ("alpha_share", f"words with a letter {share:.2f} < {rules.min_alpha_word_share:.2f}")

@@ -61,6 +61,9 @@ def ingest(
     no_quality: bool = typer.Option(False, "--no-quality", help="disable the quality rules"),
     no_dedupe: bool = typer.Option(False, "--no-dedupe", help="disable exact and near-duplicate removal"),
     dedupe_threshold: float = typer.Option(0.8, help="MinHash Jaccard threshold for near duplicates"),
+    lang: Optional[str] = typer.Option(
+        None, help="language of the documents (ISO 639-1: zh, ja, ko, th, ru, ar, hi, de...) unless their metadata "
+        "has a 'lang' field; default: detected per document"),
     workers: int = typer.Option(1, min=0, help="processes that clean, check, fingerprint, split and tokenize "
                                 "documents (0: one per CPU core; the index is the same for any count)"),
     device: str = typer.Option("auto", help="auto|cpu|cuda[:n] for encoders"),
@@ -88,6 +91,7 @@ def ingest(
         exact_dedupe=not no_dedupe,
         near_dedupe=not no_dedupe,
         dedupe_threshold=dedupe_threshold,
+        lang=lang,
     )
     opts = LoadOptions(fmt=fmt, id_field=id_field, text_field=text_field, title_field=title_field)
     summary = ingest_paths(
@@ -121,6 +125,8 @@ def search(
     rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank", help="MaxSim rerank (default: on where tensors exist)"),
     rerank_depth: int = typer.Option(100, help="fused candidates reranked by MaxSim"),
     filters: Optional[list[str]] = typer.Option(None, "--filter", help="FIELD=VALUE or a JSON object; repeatable"),
+    lang: Optional[str] = typer.Option(
+        None, help="the query's language for BM25 (ISO 639-1); default: the index's language, or detected"),
     device: str = typer.Option("auto", help="auto|cpu|cuda[:n] for the query encoder"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -133,7 +139,7 @@ def search(
         query,
         SearchOptions(
             k=k, mode=mode, depth=depth, fusion=fusion, rerank=rerank, rerank_depth=rerank_depth,
-            filters=_parse_filters(filters),
+            filters=_parse_filters(filters), lang=lang,
         ),
     )
     if as_json:
@@ -312,7 +318,8 @@ def eval_cmd(
     dataset: str = typer.Option("beir", help="beir|mldr"),
     data_dir: Path = typer.Option(..., help="dataset folder (BEIR layout, or MLDR's official layout)"),
     split: str = typer.Option("test"),
-    lang: str = typer.Option("en", help="MLDR language"),
+    lang: str = typer.Option("en", help="MLDR language (ar de en es fr hi it ja ko pt ru th zh): documents and "
+                             "queries are analyzed as it; BEIR collections are detected per document"),
     pipelines: str = typer.Option("bm25", help="comma-separated pipelines, e.g. bm25,dense,bm25+dense,bm25+dense+colbert"),
     index: Optional[Path] = typer.Option(None, "--index", "-i", help="index folder to build or reuse (default: a cache folder)"),
     out_dir: Path = typer.Option(Path("runs/eval"), "--out", help="where results.md / results.json / ndcg.png go"),

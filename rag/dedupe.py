@@ -4,7 +4,9 @@
   matter).
 - ``MinHasher``: words are maximal runs of non-whitespace (``str.split`` on the lowercased text), hashed to
   64 bits (FNV-1a over their lowercased code points, then mixed; ``rag.textscan`` does it in one compiled pass
-  over the UTF-8 bytes); shingles are runs of ``shingle_size`` consecutive words (a text with fewer words is one
+  over the UTF-8 bytes; each character of a script written without spaces, such as Chinese, Japanese or Thai, is a
+  word of its own, so such text is shingled by character n-grams); shingles are runs of ``shingle_size``
+  consecutive words (a text with fewer words is one
   shingle), each hashed to 64 bits by a vectorised polynomial of its word hashes (``shingle_hashes``; no
   shingle strings are built, which is what makes this fast); rensa's ``RMinHash`` turns the set of shingle
   hashes into ``num_perm`` uint32 minima. Signatures are stored by the index, so they must stay comparable
@@ -47,7 +49,10 @@ __all__ = [
 ]
 
 HASH_VERSION = 2  # bump when word or shingle hashing changes: stored signatures then need rebuilding
-# 1: rensa's token hash of each word, exact key over the joined words; 2: rag.textscan's FNV-1a word hashes
+# 1: rensa's token hash of each word, exact key over the joined words; 2: rag.textscan's FNV-1a word hashes.
+# Splitting spaceless-script characters into words of their own changed no hash of text without such characters
+# (every English index keeps its signatures); text with them was dropped by the default quality rules before,
+# so only an index built with the rules off can hold signatures of such text made the older way.
 _CHUNK_CHARS = 1 << 20  # bounds the temporary buffers on huge documents
 _PROBE_TEXT = "the quick brown fox jumps over the lazy dog while the cat sleeps"
 _SHINGLE_MULTIPLIER = np.uint64(0x100000001B3)  # FNV-1a 64-bit prime

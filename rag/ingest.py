@@ -23,9 +23,11 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from indexers.analyzer import Analyzer
+from indexers.analyzers import MultilingualAnalyzer, analyzer_from_dict
+from indexers.analyzers.table import normalize_language
 from indexers.docstore import StoredDoc
 from indexers.writer import DuplicateRecord, IndexWriter
 from rag.clean import QualityRules, check_quality, normalize_text
@@ -57,6 +59,16 @@ class IngestSettings(BaseModel):
     batch_docs: int = Field(2000, ge=1, description="commit after this many kept documents")
     batch_chars: int = Field(64_000_000, ge=1, description="...or after this many characters")
     page_passages: bool = Field(False, description="PDF pages become the passages (one per page), as ColPali needs")
+    lang: str | None = Field(
+        None, description="language (ISO 639-1) of documents whose metadata names none; None: detected per document"
+    )
+
+    @field_validator("lang")
+    @classmethod
+    def _lang(cls, lang: str | None) -> str | None:
+        if lang is None or lang.strip().lower() in ("", "auto"):
+            return None
+        return normalize_language(lang)
 
 
 @dataclass
@@ -114,6 +126,25 @@ class PreparedDoc:
     spans: tuple[bool, list[tuple[int, int, int | None]]] | None = None  # passages in transit (see _slim)
 
 
+#: metadata fields that name a document's language (the first one present wins)
+LANG_FIELDS = ("lang", "language")
+
+
+def document_language(doc: Document, settings: IngestSettings) -> str | None:
+    """The language a document is analyzed in: its metadata's ``lang``/``language``, else ``settings.lang``, else
+    None (the analyzer detects it)."""
+    for key in LANG_FIELDS:
+        value = doc.metadata.get(key) if doc.metadata else None
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return settings.lang
+
+
+def raw_counts(doc: Document, analyzer: Any, settings: IngestSettings) -> dict[str, int]:
+    """BM25's raw token counts of ``doc``'s lexical text, analyzed in the document's language."""
+    return dict(Counter(analyzer.raw_tokens(lexical_text(doc), document_language(doc, settings))))
+
+
 def document_passages(doc: Document, settings: IngestSettings) -> list[Passage]:
     if settings.page_passages and doc.pages:
         return page_passages(doc)
@@ -138,9 +169,9 @@ def prepare_document(doc: Document, settings: IngestSettings, hasher: MinHasher,
 
 
 @lru_cache(maxsize=4)
-def _analyzer(spec: str) -> Analyzer:
+def _analyzer(spec: str) -> Analyzer | MultilingualAnalyzer:
     """One analyzer per settings in a worker process (its word cache then lives across chunks)."""
-    return Analyzer.from_dict(json.loads(spec))
+    return analyzer_from_dict(json.loads(spec))
 
 
 def prepare_documents(
@@ -155,8 +186,8 @@ def prepare_documents(
     out = [prepare_document(d, settings, hasher, True) for d in docs]
     if analyzer is not None:
         an = _analyzer(analyzer)
-        out = [p if p.verdict is not None else dataclasses.replace(
-            p, raw_counts=dict(Counter(an.raw_tokens(lexical_text(p.doc))))) for p in out]
+        out = [p if p.verdict is not None else dataclasses.replace(p, raw_counts=raw_counts(p.doc, an, settings))
+               for p in out]
     return [_slim(p, d) for p, d in zip(out, docs)]
 
 
@@ -385,7 +416,10 @@ class Ingestor:
             return
         passages = prep.passages if prep.passages is not None else document_passages(prep.doc, s)
         self.deduper.add(doc.id, prep.exact_key, prep.signature)
-        self.buffer.append(StoredDoc(prep.doc, h, prep.exact_key, prep.signature, passages, prep.raw_counts))
+        # a language given by metadata or settings travels with the document to BM25 (raw counts made by workers
+        # already used it)
+        lang = document_language(prep.doc, s) if prep.raw_counts is None else None
+        self.buffer.append(StoredDoc(prep.doc, h, prep.exact_key, prep.signature, passages, prep.raw_counts, lang))
         self.buffer_chars += len(prep.doc.text)
 
     # -- per batch --------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ class SearchOptions:
     maxsim_mode: str = "best_passage"  # best_passage | cross_passage (MaxSim over all of a document's tokens)
     backend: str = "auto"  # MaxSim backend: auto | cpu | cuda | triton | reference
     filters: dict[str, Any] | None = None
+    lang: str | None = None  # the query's language (ISO 639-1) for BM25; None: the index's language, or detected
 
 
 @dataclass
@@ -93,8 +94,17 @@ class BM25Retriever:
         self.index = index
 
     def retrieve(self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None) -> Ranking:
-        docnos, scores = self.index.search(query, n, allowed=allowed)
+        docnos, scores = self.index.search(_with_lang(query, encoded.get("options")), n, allowed=allowed)
         return Ranking(docnos, scores)
+
+
+def _with_lang(query: str, opt: "SearchOptions | None") -> str:
+    """The query, carrying ``opt.lang`` for the multilingual analyzer when one was given (``LangText``)."""
+    if opt is None or not opt.lang:
+        return query
+    from indexers.analyzers import LangText
+
+    return LangText(query, opt.lang)
 
 
 class PassageRetriever:
@@ -158,7 +168,8 @@ class Planner:
         r = self.rank(query, opt)
         t = time.perf_counter()
         hits = self._hits(
-            query, r.docnos[: opt.k], r.scores[: opt.k], r.rankings, r.rerank_scores, r.rerank_passages
+            _with_lang(query, opt), r.docnos[: opt.k], r.scores[: opt.k], r.rankings, r.rerank_scores,
+            r.rerank_passages,
         )
         r.timings_ms["hits"] = _ms(t)
         return SearchResult(query, hits, r.names, r.timings_ms, self.snapshot.version)
@@ -255,7 +266,8 @@ class Planner:
             if ordinal is not None and 0 <= ordinal < len(passages):
                 passage = passages[ordinal]
             else:
-                analyze = bm25.analyzer.tokens if bm25 is not None else (lambda x: x.lower().split())
+                analyze = (getattr(bm25.analyzer, "text_terms", bm25.analyzer.tokens) if bm25 is not None
+                           else (lambda x: x.lower().split()))
                 passage = best_passage_lexical(q_terms, passages, analyze, idf)
             hits.append(
                 Hit(

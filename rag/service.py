@@ -93,10 +93,11 @@ def load_encoders(
 
 
 def new_components(profile: str, encoders: dict[str, Any], quantization: str = "binary") -> dict[str, Any]:
+    from indexers.analyzers import MultilingualAnalyzer
     from indexers.bm25 import BM25Index
     from indexers.docstore import DocStore
 
-    comps: dict[str, Any] = {"docs": DocStore(), "bm25": BM25Index()}
+    comps: dict[str, Any] = {"docs": DocStore(), "bm25": BM25Index(analyzer=MultilingualAnalyzer())}
     for kind in profile_indexes(profile):
         if kind == "dense":
             from indexers.dense import DenseIndex

@@ -1,7 +1,8 @@
 """One compiled pass over a text's UTF-8 bytes: word and line statistics, and 64-bit word hashes (numba).
 
 Cleaning and dedupe both need the words of every document (maximal runs of non-whitespace, as ``str.split``
-finds them). Splitting into Python strings, hashing each and counting in numpy cost about 0.8 ms per
+finds them, except that each character of a script written without spaces, such as Chinese, Japanese or Thai,
+is a unit of its own: those scripts do not separate words, so their statistics and shingles are per character). Splitting into Python strings, hashing each and counting in numpy cost about 0.8 ms per
 MLDR-length document; these kernels walk the encoded bytes once instead, decoding each code point only to
 look up whether it is whitespace or a letter and its lowercase form (``char_tables``).
 
@@ -40,7 +41,9 @@ def _numba() -> Any:
 def char_tables() -> tuple[np.ndarray, np.ndarray]:
     """``(flags, lower)`` over every code point, built once per process (about 0.4 s).
 
-    ``flags`` uint8 ``[0x110000]``: 1 where ``str.isspace``, 2 where ``str.isalpha``, else 0. ``lower`` uint32
+    ``flags`` uint8 ``[0x110000]``: 1 where ``str.isspace``, 2 where ``str.isalpha``, else 0; characters of a
+    script written without spaces (``indexers.analyzers.scripts.SPACELESS``: Han, kana, Thai...) get 4 when
+    alphabetic and 3 otherwise (a unit of their own: words of those scripts are not separated). ``lower`` uint32
     ``[0x110000]``: the code point ``str.lower`` gives (the first one, for the single character whose lowercase
     is two: U+0130 becomes "i").
     """
@@ -55,6 +58,10 @@ def char_tables() -> tuple[np.ndarray, np.ndarray]:
         low = c.lower()
         if low != c:
             lower[cp] = ord(low[0])
+    from indexers.analyzers.scripts import spaceless_table
+
+    spaceless = spaceless_table() & (flags != 1)
+    flags[spaceless] = np.where(flags[spaceless] == 2, 4, 3)
     return flags, lower
 
 
@@ -111,13 +118,16 @@ def _kernels() -> tuple[Callable[..., Any], Callable[..., Any]]:
         words = 0
         alpha_words = 0
         word_chars = 0
+        spaceless = 0  # characters of scripts without spaces (each one a unit, not part of a word)
+        spaceless_letters = 0
         lines = 0
         first = -1  # the current line's first non-space byte, -1 while it has none
         last_end = -1  # the end of its last non-space character
         i = 0
         while i < n:
             cp, step = decode(buf, i)
-            if flags[cp] == 1:  # between words
+            f = flags[cp]
+            if f == 1:  # between words
                 if cp == 0x0A:
                     if count_lines and first >= 0:
                         line_hashes[lines] = span_hash(buf, first, last_end)
@@ -125,19 +135,27 @@ def _kernels() -> tuple[Callable[..., Any], Callable[..., Any]]:
                     first = -1
                 i += step
                 continue
-            words += 1  # a word starts at i: run to its end
             if first < 0:
                 first = i
+            if f >= 3:  # a spaceless-script character: a unit of its own
+                spaceless += 1
+                if f == 4:
+                    spaceless_letters += 1
+                i += step
+                last_end = i
+                continue
+            words += 1  # a word starts at i: run to its end
             alpha = False
             while True:
                 word_chars += 1
-                if flags[cp] == 2:
+                if f == 2:
                     alpha = True
                 i += step
                 if i >= n:
                     break
                 cp, step = decode(buf, i)
-                if flags[cp] == 1:
+                f = flags[cp]
+                if f == 1 or f >= 3:
                     break
             last_end = i
             if alpha:
@@ -145,7 +163,7 @@ def _kernels() -> tuple[Callable[..., Any], Callable[..., Any]]:
         if count_lines and first >= 0:
             line_hashes[lines] = span_hash(buf, first, last_end)
             lines += 1
-        return words, alpha_words, word_chars, lines
+        return words, alpha_words, word_chars, lines, spaceless, spaceless_letters
 
     @njit
     def word_hashes(buf, flags, lower, out):  # pragma: no cover - compiled
@@ -156,12 +174,16 @@ def _kernels() -> tuple[Callable[..., Any], Callable[..., Any]]:
         i = 0
         while i < n:
             cp, step = decode(buf, i)
-            if flags[cp] == 1:
+            f = flags[cp]
+            if f == 1 or f >= 3:
                 if in_word:
                     out[count] = mix(h)
                     count += 1
                     in_word = False
                     h = np.uint64(FNV_OFFSET)
+                if f >= 3:  # a spaceless-script character is a word of its own
+                    out[count] = mix((h ^ np.uint64(lower[cp])) * np.uint64(FNV_PRIME))
+                    count += 1
             else:
                 h = (h ^ np.uint64(lower[cp])) * np.uint64(FNV_PRIME)
                 in_word = True
@@ -178,23 +200,31 @@ def _encode(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
 
 
-def scan_quality(text: str, count_lines: bool = True) -> tuple[int, int, int, np.ndarray]:
-    """``(words, alpha_words, word_chars, line_hashes)`` of ``text``; ``line_hashes`` is empty unless ``count_lines``.
+def scan_quality(text: str, count_lines: bool = True) -> tuple[int, int, int, np.ndarray, int, int]:
+    """``(words, alpha_words, word_chars, line_hashes, spaceless, spaceless_letters)`` of ``text``.
 
-    >>> words, alpha, chars, lines = scan_quality("ab 12\\n  ab 12 \\n\\nx")
+    Words are runs of characters that are neither whitespace nor of a spaceless script; ``spaceless`` counts the
+    characters of spaceless scripts (``spaceless_letters`` those that are letters). ``line_hashes`` is empty
+    unless ``count_lines``.
+
+    >>> words, alpha, chars, lines, _, _ = scan_quality("ab 12\\n  ab 12 \\n\\nx")
     >>> (words, alpha, chars, len(lines), len(set(lines.tolist())))
     (5, 3, 9, 3, 2)
+    >>> words, alpha, chars, _, spaceless, letters = scan_quality("中文,ok。", count_lines=False)
+    >>> (words, alpha, chars, spaceless, letters)  # ",ok" is a word; 中, 文 and 。 are units, two of them letters
+    (1, 1, 3, 3, 2)
     """
     quality, _ = _kernels()
     flags, _ = char_tables()
     buf = _encode(text)
     line_hashes = np.empty(text.count("\n") + 1 if count_lines else 0, dtype=np.uint64)
-    words, alpha_words, word_chars, lines = quality(buf, flags, count_lines, line_hashes)
-    return int(words), int(alpha_words), int(word_chars), line_hashes[:lines]
+    words, alpha_words, word_chars, lines, spaceless, letters = quality(buf, flags, count_lines, line_hashes)
+    return int(words), int(alpha_words), int(word_chars), line_hashes[:lines], int(spaceless), int(letters)
 
 
 def scan_word_hashes(text: str) -> np.ndarray:
-    """uint64 ``[words]``: the hash of each whitespace-separated word of ``text.lower()``, in order.
+    """uint64 ``[words]``: the hash of each whitespace-separated word of ``text.lower()``, in order; each character
+    of a spaceless script (Han, kana, Thai...) is a word of its own, so shingles of such text are character n-grams.
 
     >>> h = scan_word_hashes(" to be\\nOR NOT To bE ")
     >>> len(h), bool(h[0] == h[4]), bool(h[1] == h[5]), bool(h[0] == h[1])

@@ -2,7 +2,10 @@
 
 Scoring is plain lexical overlap: lower-cased word tokens, English stopwords removed, Snowball-stemmed
 (PyStemmer), counted once per distinct stem; ties go to the better-ranked source, then to the earlier
-sentence. Each quoted sentence carries its source's citation marker.
+sentence. Each quoted sentence carries its source's citation marker. A question written in another script
+(Chinese, Japanese, Korean, Thai, Cyrillic, Arabic, Devanagari...) is analyzed, with every sentence, by its
+language's analyzer (``indexers.analyzers``: segmented words, that language's stemmer). Sentences come from
+``rag.sentences`` (multilingual, abbreviation-aware, at most 400 characters).
 """
 
 from __future__ import annotations
@@ -11,6 +14,10 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Sequence
+
+from rag.sentences import split_sentences
+
+__all__ = ["NO_GENERATOR_NOTE", "Quote", "content_terms", "pick_sentences", "render_extractive", "split_sentences"]
 
 NO_GENERATOR_NOTE = (
     "No answer generator is configured, so here are the most relevant sentences from the sources, quoted as written:"
@@ -27,7 +34,6 @@ STOPWORDS = frozenset(
 )
 
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
-_SENTENCE_RE = re.compile(r"(?:(?<=[.!?])|(?<=[.!?][\"')\]]))\s+(?=[\"'(\[]*[A-Z0-9])")
 
 
 @dataclass(slots=True)
@@ -48,24 +54,37 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
-def content_terms(text: str) -> set[str]:
-    """Distinct stemmed, lower-cased words of ``text`` that are not stopwords.
+def content_terms(text: str, lang: str | None = None) -> set[str]:
+    """Distinct stemmed, lower-cased words of ``text`` that are not stopwords; with ``lang`` (a language other
+    than English), that language's terms instead.
 
     >>> sorted(content_terms("Which proteins bind the receptors?"))
     ['bind', 'protein', 'receptor']
+    >>> sorted(content_terms("北京是中国的首都", lang="zh"))
+    ['中国', '京是', '北京', '国的', '是', '是中', '的', '的首', '首都']
     """
+    if lang is not None and lang != "en":
+        return set(_multilingual().tokens(text, lang=lang))
     words = [w for w in _WORD_RE.findall(text.lower()) if w not in STOPWORDS]
     return set(_stemmer().stemWords(words))
 
 
-def split_sentences(text: str) -> list[str]:
-    """Split on ``.``, ``!`` or ``?`` followed by space and a capital letter or digit; whitespace collapsed.
+@lru_cache(maxsize=1)
+def _multilingual():
+    from indexers.analyzers import MultilingualAnalyzer
 
-    >>> split_sentences("It binds. Then it acts!  3 cells died.")
-    ['It binds.', 'Then it acts!', '3 cells died.']
-    """
-    flat = " ".join(text.split())
-    return [s for s in _SENTENCE_RE.split(flat) if s.strip()]
+    return MultilingualAnalyzer()
+
+
+def question_language(question: str) -> str | None:
+    """The language to analyze a question and its sentences in: None (the English analysis, as always) for Latin
+    script or no letters, else the detected language of the question's script."""
+    from indexers.analyzers import detect_language
+    from indexers.analyzers.scripts import dominant_script
+
+    if dominant_script(question) in ("latin", "none"):
+        return None
+    return detect_language(question)
 
 
 def pick_sentences(question: str, passages: Sequence[str], k: int = 3) -> list[Quote]:
@@ -80,11 +99,12 @@ def pick_sentences(question: str, passages: Sequence[str], k: int = 3) -> list[Q
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    q_terms = content_terms(question)
+    lang = question_language(question)
+    q_terms = content_terms(question, lang)
     scored: list[tuple[int, int, int, str]] = []  # (-score, source index, sentence index, sentence)
     for i, passage in enumerate(passages):
         for j, sentence in enumerate(split_sentences(passage)):
-            score = len(q_terms & content_terms(sentence))
+            score = len(q_terms & content_terms(sentence, lang))
             if score > 0:
                 scored.append((-score, i, j, sentence))
     if not scored:

@@ -16,16 +16,30 @@ SNIPPET_CHARS = 240
 
 
 def make_snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
-    """The start of ``text`` with whitespace collapsed, cut at a word boundary and marked "…" when longer.
+    """The start of ``text`` with whitespace collapsed; when longer than ``limit``, cut after its last whole sentence
+    that fits (``rag.sentences``: 。！？ too) if that keeps half of ``limit``, else at a word boundary (a character
+    boundary for text without spaces), and marked "…".
 
     >>> make_snippet("a  b\\nc")
     'a b c'
     >>> make_snippet("alpha beta gamma", limit=12)
     'alpha beta…'
+    >>> make_snippet("北京是中国的首都。它有三千多年的历史，是世界上著名的古都之一。", limit=25)
+    '北京是中国的首都。…'
     """
+    from rag.sentences import split_sentences
+
     flat = " ".join(text.split())
     if len(flat) <= limit:
         return flat
+    kept = ""
+    for sentence in split_sentences(flat[: limit * 2]):
+        joined = f"{kept} {sentence}" if kept and not kept.endswith(("。", "！", "？")) else kept + sentence
+        if len(joined) > limit:
+            break
+        kept = joined
+    if len(kept) >= limit // 2 or (kept and " " not in flat[:limit]):
+        return kept + "…"
     cut = flat[:limit].rsplit(" ", 1)[0] if " " in flat[:limit] else flat[:limit]
     return cut + "…"
 

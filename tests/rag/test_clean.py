@@ -254,18 +254,62 @@ def test_rules_are_validated() -> None:
         QualityRules(min_word=3)  # type: ignore[call-arg]  # a typo is an error, not silently ignored
 
 
+def split_units(text: str) -> tuple[list[str], list[str]]:
+    """The definition the quality scan implements: ``str.split`` words, with every character of a script written
+    without spaces taken out of its word as a unit of its own. Returns (words, spaceless characters)."""
+    from indexers.analyzers.scripts import spaceless_table
+
+    table = spaceless_table()
+    words: list[str] = []
+    units: list[str] = []
+    for w in text.split():
+        current = ""
+        for c in w:
+            if table[ord(c)]:
+                if current:
+                    words.append(current)
+                current = ""
+                units.append(c)
+            else:
+                current += c
+        if current:
+            words.append(current)
+    return words, units
+
+
 def test_stats_match_python_definitions() -> None:
     rng = random.Random(11)
-    alphabet = ["a", "Z", "\u00e9", "\u4e2d", "1", "9", "#", ".", "-", "_", "\u00b2", "\U0001f600", "\u0662"]
+    alphabet = ["a", "Z", "\u00e9", "\u4e2d", "1", "9", "#", ".", "-", "_", "\u00b2", "\U0001f600", "\u0662",
+                "\u3002", "\u0e01", "\u0e31", "\u30a2"]
     spaces = [" ", "\n", "\t", "\u00a0", "\u3000", "  "]
     for _ in range(200):
         n = rng.randint(0, 80)
         text = "".join(rng.choice(alphabet) if rng.random() < 0.7 else rng.choice(spaces) for _ in range(n))
-        words = text.split()
+        words, units = split_units(text)
         stats = quality_stats(text)
         assert stats.words == len(words)
         assert stats.alpha_words == sum(any(c.isalpha() for c in w) for w in words)
         assert stats.word_chars == sum(map(len, words))
+        assert (stats.spaceless, stats.spaceless_letters) == (len(units), sum(c.isalpha() for c in units))
+
+
+def test_text_without_spaces_is_kept_by_the_default_rules() -> None:
+    """Chinese, Japanese and Thai have no spaces between words: one "word" of hundreds of characters used to be
+    dropped by the mean word length rule (issue 14); their characters are units now."""
+    texts = {
+        "zh": "北京是中华人民共和国的首都，也是全国的政治、文化中心。" * 10,
+        "ja": "東京都に住んでいる学生たちは、毎日図書館で勉強しています。" * 10,
+        "th": "กรุงเทพมหานครเป็นเมืองหลวงของประเทศไทย " * 10,
+        "mixed": "MonoDevelop是个适用于Linux、Mac OS X和Microsoft Windows的开放原始码整合开发环境。",
+    }
+    for lang, text in texts.items():
+        assert check_quality(normalize_text(text), QualityRules()) is None, lang
+        assert check_quality(normalize_text(text), QualityRules(min_mean_word_len=3.0, max_mean_word_len=10.0)) \
+            is None, lang
+    # English is measured as before: one 60-character blob is still a blob
+    assert check_quality("x" * 60, QualityRules())[0] == "mean_word_len"
+    stats = quality_stats("中文，好。ok")
+    assert (stats.words, stats.spaceless, stats.units) == (1, 5, 6)
 
 
 def test_stats_of_a_long_text_match_python_definitions() -> None:

@@ -76,8 +76,30 @@ def fnv_word_hash(word: str) -> int:
     return h ^ (h >> 31)
 
 
+def units(text: str) -> list[str]:
+    """Words as rag.textscan hashes them: ``str.split`` words, each character of a script written without spaces
+    (Han, kana, Thai...) cut out as a word of its own, in text order."""
+    from indexers.analyzers.scripts import spaceless_table
+
+    table = spaceless_table()
+    out: list[str] = []
+    for w in text.split():
+        current = ""
+        for c in w:
+            if table[ord(c)]:
+                if current:
+                    out.append(current)
+                current = ""
+                out.append(c)
+            else:
+                current += c
+        if current:
+            out.append(current)
+    return out
+
+
 def key_by_definition(text: str) -> bytes:
-    hashes = np.array([fnv_word_hash(w) for w in text.split()], dtype="<u8")
+    hashes = np.array([fnv_word_hash(w) for w in units(text)], dtype="<u8")
     return hashlib.blake2b(hashes.tobytes(), digest_size=16).digest()
 
 
@@ -94,11 +116,11 @@ def test_word_hashes_match_the_python_definition() -> None:
     from rag.dedupe import _analyse
 
     rng = np.random.default_rng(4)
-    alphabet = list("aZé中1#.-ÉΣ") + ["\U0001f600", "\u0662", "\u0130", "\u24b6", "\ud800", " ", "\n", "\t",
+    alphabet = list("aZé中1#.-ÉΣ。กัア") + ["\U0001f600", "\u0662", "\u0130", "\u24b6", "\ud800", " ", "\n", "\t",
                                        "\u00a0", "\u3000", "\u2029", "\x1c"]
     for _ in range(100):
         text = "".join(rng.choice(alphabet, size=int(rng.integers(0, 60))))
-        want = [fnv_word_hash(w) for w in text.split()]
+        want = [fnv_word_hash(w) for w in units(text)]
         assert _analyse(text)[1].tolist() == want
 
 
@@ -408,3 +430,27 @@ def test_match_on_fingerprints_equals_check(corpus: list[str]) -> None:
             a.add(str(i), ra.exact_key, ra.signature)
             b.add(str(i), key, sig)
     assert len(a) == len(b) == 10
+
+
+def test_text_without_spaces_is_shingled_by_characters() -> None:
+    """Chinese has no spaces: its shingles are character 5-grams, so an edited copy is a near duplicate and an
+    unrelated text is not (before, a whole Chinese paragraph was one "word": any edit made it unrelated)."""
+    base = ("北京是中华人民共和国的首都，也是全国的政治、文化、国际交往和科技创新中心。北京历史悠久，"
+            "有三千多年的建城史和八百多年的建都史，拥有众多名胜古迹。故宫、天坛和颐和园都是世界文化遗产。")
+    edited = base.replace("众多", "许多")
+    other = "上海位于长江入海口，是中国最大的经济中心和国际大都市，港口吞吐量多年位居世界第一。"
+    d = Deduper(threshold=0.7)
+    d.add("base", *(lambda r: (r.exact_key, r.signature))(d.check(base)))
+    near = d.check(edited)
+    assert near.kind == "near" and near.duplicate_of == "base"
+    assert d.check(other).kind is None
+    assert d.check(base.replace("，", "， ")).kind == "exact"  # spacing does not matter
+    assert len(MinHasher().signature(base)) == 128
+
+
+def test_english_hashing_is_unchanged() -> None:
+    """English words hash exactly as before spaceless scripts were split (so HASH_VERSION keeps its meaning)."""
+    text = "The quick brown fox jumps over the lazy dog, twice."
+    assert key_by_definition(text) == hashlib.blake2b(
+        np.array([fnv_word_hash(w) for w in text.split()], dtype="<u8").tobytes(), digest_size=16).digest()
+    assert exact_key(text) == key_by_definition(text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import unicodedata
 import time
 
 import pytest
@@ -22,8 +23,49 @@ def sentences(rng: random.Random, n: int, lo: int = 5, hi: int = 25) -> str:
     return " ".join(out)
 
 
+def _kind(c: str) -> int:
+    """0 a word character, 1 a token of its own (Han, kana, CJK punctuation), 2 a letter counted three to the token
+    (Thai, Lao, Khmer, Myanmar), 3 a combining mark of those (rides along)."""
+    from indexers.analyzers.scripts import SCRIPTS
+
+    cp = ord(c)
+
+    def within(*names: str) -> bool:
+        return any(lo <= cp <= hi for n in names for lo, hi in SCRIPTS[n])
+
+    if within("han", "kana", "cjk_punct"):
+        return 1
+    if within("thai", "lao", "khmer", "myanmar"):
+        return 3 if unicodedata.category(c) in ("Mn", "Mc") else 2
+    return 0
+
+
 def words_of(text: str) -> list[str]:
-    return text.split()
+    """The tokens passages count, written out: ``str.split`` words, with Han/kana characters as tokens of their own
+    and Thai-like letters three to a token."""
+    out: list[str] = []
+    for w in text.split():
+        prev, letters = None, 0
+        for c in w:
+            k = _kind(c)
+            if k >= 2 and (prev is None or prev < 2):
+                letters = 0
+            if prev is None or k == 1:
+                start = True
+            elif k == 0:
+                start = prev != 0
+            elif k == 2:
+                start = prev < 2 or letters % 3 == 0
+            else:
+                start = False
+            if k == 2:
+                letters += 1
+            if start:
+                out.append(c)
+            else:
+                out[-1] += c
+            prev = k
+    return out
 
 
 def check_invariants(doc: Document, passages: list, size: int) -> None:
@@ -152,8 +194,29 @@ def test_unicode_spans_are_exact() -> None:
     passages = split_passages(doc, size=17, overlap=4)
     check_invariants(doc, passages, 17)
     s, e = word_spans(text)
-    assert [text[a:b] for a, b in zip(s.tolist(), e.tolist())] == text.split()
-    assert any(p.text.endswith("\u3002") for p in passages)
+    assert [text[a:b] for a, b in zip(s.tolist(), e.tolist())] == words_of(text)
+    # 。 is a sentence end (a token of its own in Chinese text now), as . ! ? are
+    assert sum(p.text.endswith(("\u3002", ".", "!", "?")) for p in passages) >= len(passages) // 2
+    assert any(p.text.endswith("\u3002") for p in split_passages(doc, size=20, overlap=4))
+
+
+def test_text_without_spaces_is_cut_by_model_tokens_and_sentence_ends() -> None:
+    """Chinese passages hold about ``size`` characters (one model token each) and end at 。/！/？ where they can;
+    Thai ones about three letters per token; before, a Chinese document was one passage however long."""
+    zh = "".join(f"这是第{i}个句子，它讲述了一个关于北京历史的小故事。" for i in range(60))
+    passages = split_passages(Document("zh", zh), size=100, overlap=20)
+    check_invariants(Document("zh", zh), passages, 100)
+    assert len(passages) > 10
+    assert all(len(p.text) <= 120 for p in passages)  # numbers such as "12" are one token of two characters
+    assert all(p.text.endswith("。") for p in passages)
+    thai = " ".join(["กรุงเทพมหานครเป็นเมืองหลวงของประเทศไทย"] * 40)
+    passages = split_passages(Document("th", thai), size=50, overlap=10)
+    check_invariants(Document("th", thai), passages, 50)
+    assert 1 < len(passages) and all(len(p.text.replace(" ", "")) <= 3 * 50 + 10 for p in passages)
+    mixed = "北京是中国的首都。它有三千年的历史！上海很大? ok Hello world. กรุงเทพมหานคร"
+    s, e = word_spans(mixed)
+    assert [mixed[a:b] for a, b in zip(s.tolist(), e.tolist())][:10] == list("北京是中国的首都。它")
+    assert words_of(mixed) == [mixed[a:b] for a, b in zip(s.tolist(), e.tolist())]
 
 
 @pytest.mark.slow

@@ -56,3 +56,37 @@ def test_rendering_states_that_no_generator_is_configured_and_cites_each_sentenc
 def test_k_must_be_positive() -> None:
     with pytest.raises(ValueError, match="k must be"):
         pick_sentences("q", ["a."], k=0)
+
+
+def test_sentences_keep_abbreviations_and_are_capped() -> None:
+    """The old rule cut "Wash., Dec." apart only by luck and let a 'sentence' run to 1,000 characters."""
+    text = "WASHINGTON, Dec. 3 (Reuters) - Mr. Smith of Seattle, Wash., spoke. Prices rose 3.5 percent in Nov. and fell."
+    assert split_sentences(text) == [
+        "WASHINGTON, Dec. 3 (Reuters) - Mr. Smith of Seattle, Wash., spoke.",
+        "Prices rose 3.5 percent in Nov. and fell.",
+    ]
+    table = "; ".join(f"row {i} value {i * 7}" for i in range(200))
+    parts = split_sentences(table)
+    assert len(parts) > 5 and all(len(p) <= 400 for p in parts)
+    assert " ".join(parts) == table  # nothing lost: cut at "; "
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("北京是中国的首都。它有三千多年的历史！你去过吗？", ["北京是中国的首都。", "它有三千多年的历史！", "你去过吗？"]),
+        ("東京は日本の首都です。人口は約1400万人です!行ったことがありますか?",  # ！？ after NFKC
+         ["東京は日本の首都です。", "人口は約1400万人です!", "行ったことがありますか?"]),
+        ("القاهرة هي عاصمة مصر. يعيش فيها ملايين الناس؟ نعم.", ["القاهرة هي عاصمة مصر.", "يعيش فيها ملايين الناس؟", "نعم."]),
+        ("दिल्ली भारत की राजधानी है। यहाँ बहुत लोग रहते हैं।", ["दिल्ली भारत की राजधानी है।", "यहाँ बहुत लोग रहते हैं।"]),
+        ("Москва — столица России. В ней живёт 12 млн человек.", ["Москва — столица России.", "В ней живёт 12 млн человек."]),
+    ],
+)
+def test_sentences_of_other_scripts(text: str, expected: list[str]) -> None:
+    assert split_sentences(text) == expected
+
+
+def test_a_chinese_question_picks_the_chinese_sentence_that_answers_it() -> None:
+    passages = ["上海是中国最大的城市。北京是中国的首都，有三千多年的历史。", "长城很长。"]
+    quotes = pick_sentences("中国的首都是哪里？", passages, k=1)
+    assert [(q.number, q.sentence) for q in quotes] == [(1, "北京是中国的首都，有三千多年的历史。")]
