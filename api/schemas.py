@@ -6,9 +6,20 @@ the routes against the settings and answered with a 422 that names the setting.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 Scalar = Union[StrictStr, StrictInt, StrictFloat, StrictBool, None]
 FilterCond = Union[Scalar, list[Scalar], dict[Literal["eq", "ne", "in", "gt", "gte", "lt", "lte"], Union[Scalar, list[Scalar]]]]
@@ -19,8 +30,54 @@ HARD_MAX_DEPTH = 1_000_000
 HARD_MAX_QUERY = 100_000
 
 
+def unsafe_json(value: Any, where: str = "") -> str | None:
+    """Why ``value`` (decoded JSON of free form, such as metadata) cannot be stored and sent back, or None: a
+    non-finite number (``1e400``, ``NaN``) or a string with a lone surrogate (``"\\ud800"``), anywhere inside.
+
+    >>> unsafe_json({"a": [1, {"b": float("inf")}]}, "metadata")
+    'metadata.a[1].b is a non-finite number (inf); send a finite number'
+    >>> "lone surrogate" in unsafe_json({chr(0xDC00): 1}), unsafe_json({"x": "ok"})
+    (True, None)
+    """
+    stack: list[tuple[str, Any]] = [(where, value)]
+    while stack:
+        path, v = stack.pop()
+        if isinstance(v, float) and not math.isfinite(v):
+            return f"{path or 'the value'} is a non-finite number ({v}); send a finite number"
+        if isinstance(v, str) and not _encodable(v):
+            return f"{path or 'a string'} has a lone surrogate (invalid Unicode); send valid UTF-8 text"
+        if isinstance(v, dict):
+            for k in v:
+                if isinstance(k, str) and not _encodable(k):
+                    shown = k[:40].encode("utf-8", "backslashreplace").decode()
+                    return f"{path or 'the body'} has a key {shown!r} with a lone surrogate (invalid Unicode); send valid UTF-8 text"
+            stack.extend((f"{path}.{k}" if path else str(k), item) for k, item in reversed(v.items()))
+        elif isinstance(v, list):
+            stack.extend((f"{path}[{i}]", v[i]) for i in range(len(v) - 1, -1, -1))  # first problem first
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class _In(BaseModel):
+    """A request body: unknown fields refused, and nothing anywhere inside that cannot be stored or sent back
+    (non-finite numbers, lone surrogates: see ``unsafe_json``), so such input is a 422, never a 500."""
+
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _safe_json(cls, data: Any) -> Any:
+        problem = unsafe_json(data)
+        if problem is not None:
+            raise ValueError(problem)
+        return data
 
 
 class SearchOptionsIn(_In):
