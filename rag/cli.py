@@ -58,6 +58,10 @@ def ingest(
     passage_size: int = typer.Option(200, help="words per passage"),
     passage_overlap: int = typer.Option(40, help="words shared by consecutive passages"),
     batch_docs: int = typer.Option(2000, help="commit every N kept documents"),
+    batch_mb: int = typer.Option(128, min=1, help="...or once the encoded passages waiting for the commit take N MiB"),
+    max_doc_chars: int = typer.Option(5_000_000, min=1000, help="longest document; a longer one is split into parts "
+                                      "<id>#part-<n> (or dropped: --long-documents drop)"),
+    long_documents: str = typer.Option("split", help="split | drop: what happens to documents over --max-doc-chars"),
     no_quality: bool = typer.Option(False, "--no-quality", help="disable the quality rules"),
     no_dedupe: bool = typer.Option(False, "--no-dedupe", help="disable exact and near-duplicate removal"),
     dedupe_threshold: float = typer.Option(0.8, help="MinHash Jaccard threshold for near duplicates"),
@@ -84,6 +88,9 @@ def ingest(
         passage_size=passage_size,
         passage_overlap=passage_overlap,
         batch_docs=batch_docs,
+        batch_bytes=batch_mb * 1024 * 1024,
+        max_doc_chars=max_doc_chars,
+        long_documents=long_documents,
         quality=QualityRules(enabled=not no_quality),
         exact_dedupe=not no_dedupe,
         near_dedupe=not no_dedupe,
@@ -99,7 +106,7 @@ def ingest(
         _print_json(summary.to_dict())
         return
     t = Table(title=f"ingested into {index} (version {summary.version})", show_header=False)
-    for k in ("read", "indexed", "replaced", "unchanged", "exact_duplicates", "near_duplicates", "passages"):
+    for k in ("read", "indexed", "replaced", "unchanged", "exact_duplicates", "near_duplicates", "passages", "split"):
         t.add_row(k.replace("_", " "), str(getattr(summary, k)))
     for rule, n in sorted(summary.dropped.items()):
         if not rule.endswith("_duplicate"):

@@ -31,7 +31,8 @@ log = logging.getLogger("latte.api")
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "API key missing or wrong"},
     403: {"model": ErrorOut, "description": "writes are disabled: no API key configured (see the message)"},
-    409: {"model": ErrorOut, "description": "another process holds the index's write lock; retry later"},
+    409: {"model": ErrorOut, "description": "another write (of this server or another process) held the lock past "
+          "LATTE_WRITE_LOCK_TIMEOUT; retry after Retry-After seconds"},
     413: {"model": ErrorOut, "description": "body over LATTE_MAX_BODY_BYTES / LATTE_MAX_UPLOAD_BYTES, or too many files"},
     422: {"model": ErrorOut, "description": "invalid request or over a server limit"},
     503: {"model": ErrorOut, "description": "the server is still loading its models"},
@@ -59,10 +60,25 @@ UPLOAD_BODY = {
 
 
 async def _write(state: AppState, job: Callable[[], IngestResult | Any]) -> Any:
-    """Run ``job`` under the write lock in the threadpool, then serve the committed version before returning."""
+    """Run ``job`` under the write lock in the threadpool, then serve the committed version before returning.
+
+    A write waits at most ``LATTE_WRITE_LOCK_TIMEOUT`` seconds for another write, of this server (the in-process
+    lock) or of another process (the index's flock); then it is refused with 409 and ``Retry-After``."""
+    import asyncio
+
     from indexers.folder import IndexLocked
 
-    async with state.write_lock:
+    timeout = state.settings.write_lock_timeout
+    try:
+        await asyncio.wait_for(state.write_lock.acquire(), timeout=timeout)
+    except (asyncio.TimeoutError, TimeoutError):
+        raise HTTPException(
+            409,
+            f"another write to this index is still running in this server after {timeout:g} s "
+            "(LATTE_WRITE_LOCK_TIMEOUT); retry when it has finished",
+            headers={"Retry-After": "10"},
+        ) from None
+    try:
         try:
             result = await run_in_threadpool(job)
         except IndexLocked:
@@ -74,6 +90,8 @@ async def _write(state: AppState, job: Callable[[], IngestResult | Any]) -> Any:
                 raise HTTPException(409, scrub(str(exc), state.roots)) from None
             raise
         await run_in_threadpool(state.refresh)
+    finally:
+        state.write_lock.release()
     return result
 
 
