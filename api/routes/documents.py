@@ -7,9 +7,7 @@ searches keep being served, and answered only after the commit, with the new ver
 from __future__ import annotations
 
 import logging
-import shutil
 import time
-import uuid
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,7 +20,7 @@ from api.ingest import BatchIngest, IngestResult, Outcome, delete_document
 from api.kept_files import keep_file, public_source
 from api.schemas import DeleteResponse, DocumentOut, DocumentsRequest, ErrorOut, IngestResponse
 from api.state import AppState
-from api.uploads import ALLOWED_SUFFIXES, SavedFile, receive_files
+from api.uploads import ALLOWED_SUFFIXES, SavedFile, collect_leftovers, receive_files, temp_upload
 
 router = APIRouter(tags=["documents"])
 SERVED_STATUSES = ("indexed", "replaced", "unchanged")
@@ -90,6 +88,7 @@ async def _write(state: AppState, job: Callable[[], IngestResult | Any]) -> Any:
                 raise HTTPException(409, scrub(str(exc), state.roots)) from None
             raise
         await run_in_threadpool(state.refresh)
+        await run_in_threadpool(collect_leftovers, state.index)  # what a crashed upload left (never one in progress)
     finally:
         state.write_lock.release()
     return result
@@ -167,9 +166,8 @@ async def upload_documents(request: Request, state: WritableDep, settings: Setti
     from rag.loaders import LoadOptions, iter_documents
     from rag.records import LoadProblem
 
-    tmp = state.index / "uploads" / f"tmp-{uuid.uuid4().hex}"
     t0 = time.perf_counter()
-    try:
+    with temp_upload(state.index) as tmp:
         saved = await receive_files(request.stream(), request.headers.get("content-type"), tmp, max_files=settings.max_upload_files)
 
         def job() -> tuple[IngestResult, list[dict[str, Any]]]:
@@ -207,8 +205,6 @@ async def upload_documents(request: Request, state: WritableDep, settings: Setti
             return result, files
 
         res, files = await _write(state, job)
-    finally:
-        await run_in_threadpool(shutil.rmtree, tmp, True)
     _record(state, res)
     for p in res.problems:
         p.message = scrub(p.message, [str(tmp)])
