@@ -33,7 +33,7 @@ from indexers.analyzer import Analyzer
 from indexers.docstore import StoredDoc
 from indexers.writer import DuplicateRecord, IndexWriter
 from rag.clean import QualityRules, check_quality, normalize_text
-from rag.dedupe import Deduper, MinHasher, _analyse
+from rag.dedupe import Deduper, MinHasher, document_fingerprint
 from rag.doc_parts import split_document
 from rag.loaders import LoadOptions, iter_documents
 from rag.passages import split_passages
@@ -62,10 +62,10 @@ class IngestSettings(BaseModel):
     batch_docs: int = Field(2000, ge=1, description="commit after this many kept documents")
     batch_chars: int = Field(64_000_000, ge=1, description="...or after this many characters")
     batch_bytes: int = Field(
-        128 * 1024 * 1024, ge=1, description="...or once the encoded passages held for the commit take this many bytes"
+        64 * 1024 * 1024, ge=1, description="...or once the encoded passages held for the commit take this many bytes"
     )
     encode_passages: int = Field(128, ge=1, description="passages per encoder call (float32 outputs live this long)")
-    max_doc_chars: int = Field(5_000_000, ge=1000, description="longest document; a longer one is split or dropped")
+    max_doc_chars: int = Field(5_000_000, ge=1, description="longest document; a longer one is split or dropped")
     long_documents: Literal["split", "drop"] = Field(
         "split", description="what happens to a document over max_doc_chars: split into parts <id>#part-<n>, or dropped"
     )
@@ -146,7 +146,7 @@ def prepare_document(doc: Document, settings: IngestSettings, hasher: MinHasher,
     if verdict is not None:
         return PreparedDoc(doc, verdict)
     clean = Document(doc.id, text, title, doc.metadata, doc.source, doc.pages)
-    key, words = _analyse(lexical_text(clean))
+    key, words = document_fingerprint(clean.title, clean.text)  # exact key: the text alone; MinHash: title too
     return PreparedDoc(clean, None, key, hasher.signature_of_words(words),
                        document_passages(clean, settings) if passages else None)
 
@@ -225,8 +225,11 @@ class Ingestor:
         encode: Encode | None = None,
         progress: Callable[[IngestSummary], None] | None = None,
         executor: Executor | None = None,
+        limit_name: str = "max_doc_chars",
     ) -> None:
+        """``limit_name`` is how drop messages name the ``max_doc_chars`` limit (the API: LATTE_MAX_DOC_CHARS)."""
         self.writer = writer
+        self.limit_name = limit_name
         self.executor = executor
         self.settings = settings
         self.encode = encode
@@ -266,8 +269,8 @@ class Ingestor:
                     self.writer.folder.path, n)
         keys: list[bytes] = []
         sigs = np.zeros((n, self.deduper.hasher.num_perm), dtype=np.uint32)
-        for i, text in enumerate(self.writer.docs.dedupe_texts()):
-            res = self.deduper.check(text)
+        for i, (title, text) in enumerate(self.writer.docs.dedupe_documents()):
+            res = self.deduper.check(text, title)
             keys.append(res.exact_key)
             sigs[i] = res.signature
         return keys, sigs
@@ -293,7 +296,7 @@ class Ingestor:
             return [doc]
         if self.settings.long_documents == "drop":
             self.summary.read += 1
-            self._drop(doc, "too_long", f"{len(doc.text):,} characters; the limit is {limit:,} (max_doc_chars): "
+            self._drop(doc, "too_long", f"{len(doc.text):,} characters; the limit is {limit:,} ({self.limit_name}): "
                        "split the document, or raise the limit")
             return []
         parts = split_document(doc, limit)
@@ -487,6 +490,7 @@ class Ingestor:
         self.buffer, self.buffer_chars = [], 0
         self.summary.version = self.writer.commit()
         self.summary.commits += 1
+        release_free_memory()
 
     def finish(self) -> IngestSummary:
         self.flush()
@@ -537,6 +541,24 @@ def ingest(
         ing = Ingestor(writer, settings, encode=encode, progress=progress, executor=pool)
         ing.feed(iter_documents(paths, load_options))
         return ing.finish()
+
+
+def release_free_memory() -> None:
+    """Give memory freed by a commit back to the system (glibc keeps freed blocks in its arenas, so a long ingest's
+    resident size would creep up with fragmentation); does nothing where ``malloc_trim`` does not exist."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim: Any = None
 
 
 def _nbytes(encoded: dict[str, Any]) -> int:

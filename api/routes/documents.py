@@ -140,7 +140,7 @@ async def add_documents(body: DocumentsRequest, state: WritableDep, settings: Se
 
     def job() -> IngestResult:
         with BatchIngest(state.index, profile=state.profile or settings.new_index_profile, encoders=state.encoders or {},
-                         lock_timeout=settings.write_lock_timeout) as batch:
+                         lock_timeout=settings.write_lock_timeout, max_doc_chars=settings.max_doc_chars) as batch:
             for doc in docs:
                 batch.add(doc)
             return batch.finish()
@@ -173,8 +173,9 @@ async def upload_documents(request: Request, state: WritableDep, settings: Setti
         def job() -> tuple[IngestResult, list[dict[str, Any]]]:
             files: list[dict[str, Any]] = []
             created: dict[Path, list[Outcome]] = {}  # PDFs this request kept for the first time -> their documents
+            check_upload_documents(saved, settings.max_batch_docs)
             with BatchIngest(state.index, profile=state.profile or settings.new_index_profile, encoders=state.encoders or {},
-                             lock_timeout=settings.write_lock_timeout) as batch:
+                             lock_timeout=settings.write_lock_timeout, max_doc_chars=settings.max_doc_chars) as batch:
                 for f in saved:
                     entry = _file_entry(f)
                     try:
@@ -209,6 +210,33 @@ async def upload_documents(request: Request, state: WritableDep, settings: Setti
     for p in res.problems:
         p.message = scrub(p.message, [str(tmp)])
     return _response(res, t0, files)
+
+
+def count_documents(f: SavedFile) -> int:
+    """Documents an uploaded file holds: one per non-blank line of JSON lines (gzip too), else one."""
+    import gzip
+
+    name = f.name.lower()
+    if not name.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")):
+        return 1
+    opener = gzip.open if name.endswith(".gz") else open
+    try:
+        with opener(f.path, "rb") as fh:
+            return sum(1 for line in fh if line.strip())
+    except (OSError, EOFError):  # a broken gzip: its loader reports it
+        return 1
+
+
+def check_upload_documents(saved: list[SavedFile], limit: int) -> None:
+    """413 before anything is ingested when the files hold more documents than a JSON batch may (LATTE_MAX_BATCH_DOCS)."""
+    total = 0
+    for f in saved:
+        total += count_documents(f)
+        if total > limit:
+            raise HTTPException(
+                413, f"the upload holds more than {limit} documents, this server's limit per request "
+                "(LATTE_MAX_BATCH_DOCS); send them in several requests"
+            )
 
 
 def upload_label(name: str) -> str:

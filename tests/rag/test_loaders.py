@@ -556,6 +556,27 @@ def test_pdf_title_falls_back_to_file_name_and_blank_pdf_warns(tmp_path):
     assert warning.level == "warning" and "no text layer" in warning.message
 
 
+def test_pdf_title_prefers_the_file_name_over_an_uninformative_metadata_title(tmp_path):
+    for meta, expected in [("Document", "Q1_results"), ("0001552781-23-000042", "Q1_results"),
+                           ("Microsoft Word - draft.docx", "Q1_results"), ("Costco Q1 2023 results", "Costco Q1 2023 results")]:
+        path = tmp_path / "Q1_results.pdf"
+        path.write_bytes(make_pdf([["some words here"]], title=meta))
+        (doc,) = load(path)
+        assert doc.title == expected.replace("_", " "), meta
+
+
+def test_a_byte_identical_pdf_copy_is_an_exact_duplicate(tmp_path):
+    """Its title (the file name) differs, but exact duplicates are hashed on the cleaned text alone."""
+    from rag.ingest import ingest
+
+    data = make_pdf([["alpha beta gamma delta " * 20, "epsilon zeta eta theta " * 20]], title="Document")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a_report.pdf").write_bytes(data)
+    (tmp_path / "in" / "copy_of_a_report.pdf").write_bytes(data)
+    s = ingest([tmp_path / "in"], tmp_path / "idx")
+    assert s.indexed == 1 and s.exact_duplicates == 1 and s.near_duplicates == 0
+
+
 def test_corrupt_pdf_is_a_problem_and_the_batch_continues(tmp_path):
     (tmp_path / "a_broken.pdf").write_bytes(b"this is not a PDF at all")
     (tmp_path / "b_truncated.pdf").write_bytes(make_pdf([["fine"]])[:40])
@@ -578,7 +599,7 @@ def test_encrypted_pdf_needs_the_right_password(tmp_path):
     (wrong,) = load(path, pdf_password="guess")
     assert "password is wrong" in wrong.message
     (doc,) = load(path, pdf_password="s3cret")
-    assert doc.text == "top secret words" and doc.title == "Locked"
+    assert doc.text == "top secret words" and doc.title == "locked"  # a one-word metadata title: the file name
 
 
 @pytest.mark.slow
