@@ -110,8 +110,13 @@ class BatchIngest:
     def add(self, record: Document | LoadProblem) -> Outcome | None:
         """Feed one record; returns the document's outcome (None for a load problem, kept in ``problems``)."""
         if isinstance(record, LoadProblem):
-            self.problems.append(record)
             self.ingestor.feed([record])
+            if record.rule is not None:  # a document the loader refused (a binary file): dropped, with its rule
+                out = Outcome(record.doc_id or record.source, "dropped", record.rule, record.message,
+                              source=record.source or None)
+                self.outcomes.append(out)
+                return out
+            self.problems.append(record)
             return None
         s = self.ingestor.summary
         unchanged, replaced, dropped = _snapshot_counters(s)

@@ -365,6 +365,10 @@ class Ingestor:
         return partial(prepare_documents, [d for d, _ in chunk], self.settings, self.deduper.hasher, analyzer)
 
     def _problem(self, p: LoadProblem) -> None:
+        if p.rule is not None:  # a document the loader refused (a binary file): a drop with its own rule
+            self.summary.read += 1
+            self._drop(Document(p.doc_id or p.source, "", source=p.source), p.rule, p.message)
+            return
         level = getattr(p, "level", "error")
         if level == "warning":
             self.summary.load_warnings += 1

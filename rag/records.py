@@ -46,13 +46,16 @@ class LoadProblem:
 
     ``level`` is ``"error"`` when the record was not loaded, ``"warning"`` when it was loaded but
     something was off (an encoding fallback, a skipped file of unknown type). ``line`` is 1-based
-    (a row number for Parquet).
+    (a row number for Parquet). A loader that recognises a document it must not index (a binary file named .txt)
+    sets ``rule`` and ``doc_id``: the ingest reports it as a dropped document with that rule.
     """
 
     source: str
     message: str
     line: int | None = None
     level: str = "error"
+    rule: str | None = None
+    doc_id: str | None = None
 
 
 @dataclass(slots=True)

@@ -181,6 +181,14 @@ async def upload_documents(request: Request, state: WritableDep, settings: Setti
                     try:
                         records = iter_documents([f.path], LoadOptions())
                         for rec in records:
+                            if isinstance(rec, LoadProblem) and rec.rule is not None:  # a refused document
+                                rec.source = f.name
+                                rec.message = scrub(rec.message, [str(tmp)])
+                                entry["documents"].append(rec.doc_id)
+                                outcome = batch.add(rec)
+                                if outcome is not None:
+                                    outcome.source = upload_label(f.name)
+                                continue
                             if isinstance(rec, LoadProblem):
                                 rec.source = f.name
                                 entry["problems"].append({"source": f.name, "message": scrub(rec.message, [str(tmp)]),

@@ -203,3 +203,17 @@ def test_leftover_upload_folders_are_collected_at_start_up_and_commit(tmp_path):
             assert sorted(p.name for p in uploads.iterdir()) == ["not-ours.txt"]
     finally:
         os.close(fd)
+
+
+def test_a_binary_upload_is_dropped_with_its_own_rule(writable):
+    import numpy as np
+
+    junk = np.random.default_rng(1).integers(0, 256, 30_000, dtype=np.uint8).tobytes()
+    with writable.client(headers=AUTH) as c:
+        r = c.post("/v1/documents/upload", files=[("files", ("notes.txt", junk, "text/plain"))])
+        assert r.status_code == 200, r.text
+        (out,) = r.json()["results"]
+        assert (out["id"], out["status"], out["rule"]) == ("notes.txt", "dropped", "binary")
+        assert out["detail"].startswith("binary content") and out["source"] == "upload:notes.txt"
+        assert r.json()["files"][0]["documents"] == ["notes.txt"] and r.json()["problems"] == []
+        assert c.get("/v1/documents/notes.txt").status_code == 404

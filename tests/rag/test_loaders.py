@@ -9,6 +9,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -683,3 +684,24 @@ def test_scifact_corpus_real():
     assert len(set(ids)) == len(ids) and ids[0] == "4983"
     assert records[0].title.startswith("Microstructural development of human newborn")
     assert [d.id for d in load(SCIFACT)] == ids  # the dataset folder loads its corpus only
+
+
+def test_a_binary_file_named_txt_is_dropped_with_its_own_rule(tmp_path):
+    """Random bytes renamed .txt used to be decoded as latin-1 (with a warning) and indexed."""
+    from rag.ingest import ingest
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "random.txt").write_bytes(rng.integers(0, 256, 20_000, dtype=np.uint8).tobytes())
+    no_nul = rng.integers(1, 256, 20_000, dtype=np.uint8).tobytes()  # no NUL: caught by its control characters
+    (tmp_path / "in" / "nonul.txt").write_bytes(no_nul)
+    (tmp_path / "in" / "utf16.txt").write_bytes("a real text in UTF-16 with many words".encode("utf-16"))
+    (tmp_path / "in" / "text.txt").write_text(" ".join(f"Sentence {i} has ordinary words,\ta tab and a form feed\f." for i in range(30)))
+    records = load(tmp_path / "in")
+    binary = [r for r in records if getattr(r, "rule", None) == "binary"]
+    assert sorted(r.doc_id for r in binary) == ["nonul.txt", "random.txt"]
+    assert all(r.message.startswith("binary content") for r in binary)
+    s = ingest([tmp_path / "in"], tmp_path / "idx")
+    assert s.indexed == 2 and s.dropped == {"binary": 2} and s.load_warnings == 0
+    drops = [json.loads(x) for x in open(s.report, encoding="utf-8") if '"drop"' in x]
+    assert {d["doc_id"]: d["rule"] for d in drops} == {"nonul.txt": "binary", "random.txt": "binary"}
