@@ -227,6 +227,16 @@ class DocumentIn(_In):
     title: str = Field("", max_length=10_000)
     metadata: dict[str, Any] = Field(default_factory=dict, description="filterable fields, e.g. {\"year\": 2023}")
 
+    @field_validator("id")
+    @classmethod
+    def _id(cls, doc_id: str) -> str:
+        from rag.records import id_problem
+
+        problem = id_problem(doc_id)
+        if problem is not None:
+            raise ValueError(problem)
+        return doc_id
+
 
 class DocumentsRequest(_In):
     model_config = ConfigDict(

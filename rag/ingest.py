@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -38,7 +39,7 @@ from rag.doc_parts import split_document
 from rag.loaders import LoadOptions, iter_documents
 from rag.passages import split_passages
 from rag.prepare import ordered_map
-from rag.records import Document, Drop, LoadProblem, Passage, lexical_text
+from rag.records import Document, Drop, LoadProblem, Passage, id_problem, lexical_text
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +201,8 @@ class _Report:
         folder = index_path / "reports"
         folder.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        self.path = folder / f"ingest-{stamp}-{os.getpid()}.jsonl"
+        # unique: two runs of one process within a second (an API server's writes) must not share a report
+        self.path = folder / f"ingest-{stamp}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
         self._f = open(self.path, "w", encoding="utf-8")
 
     def write(self, kind: str, **data: Any) -> None:
@@ -385,6 +387,10 @@ class Ingestor:
         """The checks that need no cleaning: a repeated id in this run, or content unchanged since the index
         has it (as a document or as a recorded duplicate). Returns ``(content hash, known, duplicate record)``
         for a document to prepare, or None when it is done with."""
+        problem = id_problem(doc.id)
+        if problem is not None:
+            self._drop(doc, "invalid_id", problem)
+            return None
         if doc.id in self.seen:
             self._drop(doc, "duplicate_id", "the same id appeared earlier in this run; the first one was kept")
             return None

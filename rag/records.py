@@ -6,6 +6,7 @@ Every stage passes these records, never bare tuples, so a field added later
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,29 @@ class Document:
     metadata: dict[str, Any] = field(default_factory=dict)
     source: str = ""
     pages: list[PageSpan] | None = None
+
+
+_PAGE_URL_TAIL = re.compile(r"/pages/[^/]*\.png$")
+
+
+def id_problem(doc_id: str) -> str | None:
+    """Why ``doc_id`` cannot be a document id (it could not be read back), or None.
+
+    >>> id_problem("report.pdf"), id_problem("   ")
+    (None, 'the id is blank; give every document a non-blank id')
+    >>> id_problem("x.pdf/pages/1.png")
+    "the id 'x.pdf/pages/1.png' ends like a page image URL (/pages/N.png): GET /v1/documents/x.pdf/pages/1.png would ask for a page image of 'x.pdf', never this document; choose another id"
+    """
+    if not doc_id or not doc_id.strip():
+        return "the id is blank; give every document a non-blank id"
+    if any(ord(c) < 32 or ord(c) == 127 for c in doc_id):
+        return f"the id {doc_id[:80]!r} has control characters; use printable characters"
+    tail = _PAGE_URL_TAIL.search(doc_id)
+    if tail:
+        head = doc_id[: tail.start()]
+        return (f"the id {doc_id[:200]!r} ends like a page image URL (/pages/N.png): GET /v1/documents/{doc_id[:200]} "
+                f"would ask for a page image of {head[:200]!r}, never this document; choose another id")
+    return None
 
 
 def lexical_text(doc: Document) -> str:

@@ -217,3 +217,14 @@ def test_a_binary_upload_is_dropped_with_its_own_rule(writable):
         assert out["detail"].startswith("binary content") and out["source"] == "upload:notes.txt"
         assert r.json()["files"][0]["documents"] == ["notes.txt"] and r.json()["problems"] == []
         assert c.get("/v1/documents/notes.txt").status_code == 404
+
+
+def test_ids_that_cannot_be_read_back_are_refused(writable):
+    with writable.client(headers=AUTH) as c:
+        for bad, words in [("x.pdf/pages/1.png", "page image URL"), ("   ", "blank")]:
+            r = c.post("/v1/documents", json={"documents": [{"id": bad, "text": make_text(950)}]})
+            assert r.status_code == 422 and words in json.dumps(r.json()["detail"]), r.text
+        rows = json.dumps({"_id": "y/pages/2.png", "text": make_text(951)}) + "\n"
+        r = c.post("/v1/documents/upload", files=[("files", ("ids.jsonl", rows.encode(), "application/json"))])
+        (out,) = r.json()["results"]
+        assert (out["status"], out["rule"]) == ("dropped", "invalid_id") and "page image URL" in out["detail"]

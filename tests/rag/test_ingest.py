@@ -361,3 +361,34 @@ def test_default_profile_holds_compact_tensors_and_commits_on_the_byte_budget(tm
     np.testing.assert_allclose(vecs[0], vecs[1], atol=2e-3)
     q = Planner(a, encoders).search(make_doc(7, n_words=30), SearchOptions(k=3))
     assert q.hits[0].doc_id == "d7"
+
+
+def test_ids_that_cannot_be_read_back_are_dropped_with_a_clear_message(tmp_path):
+    from indexers.writer import IndexWriter
+    from rag.ingest import Ingestor
+    from rag.records import Document
+
+    rows = [{"_id": "x.pdf/pages/1.png", "text": make_doc(1)}, {"_id": "   ", "text": make_doc(2)},
+            {"_id": "fine/pages/1.pdf", "text": make_doc(3)}]
+    write_jsonl(tmp_path / "c.jsonl", rows)
+    s = ingest([tmp_path / "c.jsonl"], tmp_path / "idx")
+    assert s.indexed == 1 and s.dropped == {"invalid_id": 1} and s.load_errors == 1  # JSONL refuses a blank id itself
+    drops = {d["doc_id"]: d["detail"] for d in map(json.loads, open(s.report, encoding="utf-8")) if d["kind"] == "drop"}
+    assert "page image URL" in drops["x.pdf/pages/1.png"]
+    with IndexWriter(tmp_path / "idx") as w:  # what another loader (or a caller) might hand over
+        ing = Ingestor(w, IngestSettings())
+        ing.feed([Document(" \t", make_doc(4)), Document("", make_doc(5))])
+        assert ing.finish().dropped == {"invalid_id": 2}
+
+
+def test_report_figures_are_measured_and_a_rerun_names_the_current_version(tmp_path):
+    """seconds and docs_per_second used to be written as 0.0 (the summary went to the report before they were
+    computed), and a re-run with nothing to do said version 0."""
+    write_jsonl(tmp_path / "c.jsonl", [{"_id": f"d{i}", "text": make_doc(i)} for i in range(20)])
+    first = ingest([tmp_path / "c.jsonl"], tmp_path / "idx")
+    again = ingest([tmp_path / "c.jsonl"], tmp_path / "idx")
+    assert first.version == 1 and again.version == 1 and again.unchanged == 20 and again.commits == 0
+    for s in (first, again):
+        summary = [json.loads(x) for x in open(s.report, encoding="utf-8")][-1]
+        assert summary["kind"] == "summary" and summary["seconds"] > 0 and summary["docs_per_second"] > 0
+        assert summary["seconds"] == s.seconds and summary["version"] == 1
