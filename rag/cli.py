@@ -17,6 +17,35 @@ out = Console()
 
 INDEX_OPT = typer.Option(..., "--index", "-i", help="index folder")
 
+#: what quiet mode sets (unless the environment already says otherwise): no model-loading bars, no library chatter
+QUIET_ENV = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error"}
+QUIET_LOGGERS = ("transformers", "sentence_transformers", "huggingface_hub", "torch", "numba")
+
+
+@app.callback()
+def _global_options(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="show model-loading progress and library logs"),
+) -> None:
+    """latte: late-interaction RAG on your own documents."""
+    set_quiet(not verbose)
+
+
+def set_quiet(quiet: bool) -> None:
+    """Quiet (the default): libraries print no progress bars ("Loading weights") or info logs; latte's own
+    warnings and errors still show. Set before any model library is imported."""
+    import logging
+    import os
+
+    if not quiet:
+        logging.basicConfig(level=logging.INFO)
+        return
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if "transformers" in sys.modules:  # imported already (a caller running the app in-process)
+        sys.modules["transformers"].utils.logging.disable_progress_bar()
+
 
 class UserError(Exception):
     """An error whose message tells the user what to do; printed without a traceback."""

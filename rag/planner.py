@@ -213,8 +213,9 @@ class Planner:
             enc = self.encoders.get(rep) if rep else None
             if enc is not None:
                 wanted.setdefault(id(enc), (enc, []))[1].append(rep)
-        rerank_enc = self.encoders.get("multivector")
-        if rerank_enc is not None and self.snapshot.get("tensors") is not None and (opt is None or opt.rerank is not False):
+        rerank = self.snapshot.get("tensors") is not None and (opt is None or opt.rerank is not False)
+        rerank_enc = self.encoders.get("multivector") if rerank else None  # (encoders may load on first use)
+        if rerank_enc is not None:
             wanted.setdefault(id(rerank_enc), (rerank_enc, []))[1].append("multivector")
         out: dict[str, Any] = {}
         for enc, reps in wanted.values():
