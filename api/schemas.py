@@ -150,7 +150,10 @@ class RetrieverScoreOut(BaseModel):
 
 class HitOut(BaseModel):
     doc_id: str
-    score: float = Field(description="final score (fused, or reranked)")
+    score: float = Field(description="final score (fused, or reranked): orders one query's hits, not comparable across queries")
+    relevance: float | None = Field(
+        None, description="relevance on a scale shared by all queries (see the response's `relevance`); answer floors compare it"
+    )
     rank: int
     title: str = ""
     passage: PassageOut | None = Field(None, description="the best passage of the document for this query")
@@ -167,6 +170,10 @@ class SearchResponse(BaseModel):
     version: int = Field(description="the committed index version searched")
     retrievers: list[str] = Field(description="retrievers that ran")
     timings_ms: dict[str, float] = Field(description="milliseconds per stage: encode, bm25, dense, fusion, rerank, hits")
+    relevance: str | None = Field(
+        None, description="what hits' relevance measures: dense_cosine (best passage cosine, -1..1) or bm25_share "
+        "(share of the query's maximal BM25 score, 0..1); null when neither ran"
+    )
     hits: list[HitOut]
 
 
@@ -184,7 +191,10 @@ class AnswerRequest(SearchOptionsIn):
     stream: bool = Field(False, description="true: Server-Sent Events (token..., citations, done; or error)")
     max_tokens: int | None = Field(None, ge=1, le=1_000_000, description="answer length (default LATTE_ANSWER_MAX_TOKENS)")
     temperature: float | None = Field(None, ge=0, le=2, description="sampling temperature (default LATTE_ANSWER_TEMPERATURE)")
-    floor: float | None = Field(None, description="hits must score above this to be used; null keeps every hit")
+    floor: float | None = Field(
+        None, description="hits must have a relevance above this to be used (a dense cosine, or a BM25 share: see "
+        "SearchResponse.relevance); below it for every hit, the answer says it does not know. null keeps every hit"
+    )
 
     @field_validator("question")
     @classmethod

