@@ -9,6 +9,7 @@ MODULES = [
     "api.settings",
     "api.security",
     "api.errors",
+    "api.schemas",
     "api.uploads",
     "api.encoders",
     "api.routes.system",
