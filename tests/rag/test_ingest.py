@@ -392,3 +392,14 @@ def test_report_figures_are_measured_and_a_rerun_names_the_current_version(tmp_p
         summary = [json.loads(x) for x in open(s.report, encoding="utf-8")][-1]
         assert summary["kind"] == "summary" and summary["seconds"] > 0 and summary["docs_per_second"] > 0
         assert summary["seconds"] == s.seconds and summary["version"] == 1
+
+
+def test_worker_processes_split_long_documents_the_same(tmp_path):
+    rows = [{"_id": "long", "text": make_doc(1, n_words=900)}, {"_id": "short", "text": make_doc(2)}]
+    write_jsonl(tmp_path / "c.jsonl", rows)
+    settings = IngestSettings(max_doc_chars=2000, near_dedupe=False)
+    one = ingest([tmp_path / "c.jsonl"], tmp_path / "a", settings=settings, workers=1)
+    two = ingest([tmp_path / "c.jsonl"], tmp_path / "b", settings=settings, workers=2)
+    assert one.split == two.split == 1 and one.indexed == two.indexed > 3 and one.passages == two.passages
+    ids = [sorted(Snapshot.open(tmp_path / x)["docs"].id_map) for x in ("a", "b")]
+    assert ids[0] == ids[1] and "long#part-1" in ids[0] and "short" in ids[0]
