@@ -59,14 +59,26 @@ class PackedTokens:
 
     @staticmethod
     def concat(parts: Sequence["PackedTokens"]) -> "PackedTokens":
+        """One ``PackedTokens`` of ``parts`` in order. A ``list`` is consumed (emptied) as it is copied, so the
+        parts are freed one by one and the copy never needs twice their memory."""
         if len(parts) == 1:
             return parts[0]
         keep = all(p.values is not None for p in parts) and len(parts) > 0
-        return PackedTokens(
-            np.concatenate([p.codes for p in parts]),
-            np.concatenate([p.lengths for p in parts]).astype(np.int64),
-            np.concatenate([p.values for p in parts]) if keep else None,  # type: ignore[misc]
-        )
+        n_tok = sum(len(p.codes) for p in parts)
+        width = parts[0].codes.shape[1] if parts else 0
+        codes = np.empty((n_tok, width), np.uint8)
+        values = np.empty((n_tok, parts[0].values.shape[1]), np.float16) if keep else None  # type: ignore[union-attr]
+        lengths = np.concatenate([p.lengths for p in parts]).astype(np.int64)
+        at = 0
+        queue = parts if isinstance(parts, list) else list(parts)
+        while queue:
+            p = queue.pop(0)
+            codes[at : at + len(p.codes)] = p.codes
+            if values is not None:
+                values[at : at + len(p.codes)] = p.values
+            at += len(p.codes)
+            del p
+        return PackedTokens(codes, lengths, values)
 
 
 class TensorIndex(PassageIndex):
@@ -105,7 +117,11 @@ class TensorIndex(PassageIndex):
         return PackedTokens.pack(mats, self.dim, keep_float16=self.store_float16)
 
     def join(self, parts: Sequence[Any]) -> PackedTokens:
-        return PackedTokens.concat([self.compact(p) for p in parts])
+        """The parts as one payload; a list is consumed as it is copied (see ``PackedTokens.concat``)."""
+        queue = parts if isinstance(parts, list) else list(parts)
+        for i, p in enumerate(queue):
+            queue[i] = self.compact(p)
+        return PackedTokens.concat(queue)
 
     def _build(self, batch: Any) -> dict[str, np.ndarray]:
         mats = batch.encoded.get("multivector")

@@ -181,13 +181,14 @@ class IndexWriter:
         return out
 
     def join(self, parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        """Compacted outputs of consecutive passage chunks as one ``encoded`` dict for :meth:`add`."""
+        """Compacted outputs of consecutive passage chunks as one ``encoded`` dict for :meth:`add` (the parts'
+        dicts are emptied: their payloads move into the result)."""
         if len(parts) == 1:
             return parts[0]
         by_rep = {getattr(c, "representation", ""): c for c in self.components.values()}
         out: dict[str, Any] = {}
-        for rep in parts[0] if parts else ():
-            values = [p[rep] for p in parts]
+        for rep in list(parts[0]) if parts else ():
+            values = [p.pop(rep) for p in parts]  # the parts let go of it: a component may free them as it copies
             comp = by_rep.get(rep)
             if comp is not None:
                 out[rep] = comp.join(values)

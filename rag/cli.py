@@ -87,7 +87,7 @@ def ingest(
     passage_size: int = typer.Option(200, help="words per passage"),
     passage_overlap: int = typer.Option(40, help="words shared by consecutive passages"),
     batch_docs: int = typer.Option(2000, help="commit every N kept documents"),
-    batch_mb: int = typer.Option(64, min=1, help="...or once the encoded passages waiting for the commit take N MiB"),
+    batch_mb: int = typer.Option(32, min=1, help="...or once the encoded passages waiting for the commit take N MiB"),
     max_doc_chars: int = typer.Option(5_000_000, min=1000, help="longest document; a longer one is split into parts "
                                       "<id>#part-<n> (or dropped: --long-documents drop)"),
     long_documents: str = typer.Option("split", help="split | drop: what happens to documents over --max-doc-chars"),

@@ -63,7 +63,7 @@ class IngestSettings(BaseModel):
     batch_docs: int = Field(2000, ge=1, description="commit after this many kept documents")
     batch_chars: int = Field(64_000_000, ge=1, description="...or after this many characters")
     batch_bytes: int = Field(
-        64 * 1024 * 1024, ge=1, description="...or once the encoded passages held for the commit take this many bytes"
+        32 * 1024 * 1024, ge=1, description="...or once the encoded passages held for the commit take this many bytes"
     )
     encode_passages: int = Field(128, ge=1, description="passages per encoder call (float32 outputs live this long)")
     max_doc_chars: int = Field(5_000_000, ge=1, description="longest document; a longer one is split or dropped")
@@ -489,8 +489,9 @@ class Ingestor:
             self.writer.delete_docnos(self.pending_deletes)
             self.pending_deletes = []
         self._encode_ready(final=True)
-        encoded = self.writer.join(self.encoded) if self.encoded else {}
-        self.encoded, self.encoded_bytes, self._cursor = [], 0, (0, 0)
+        parts, self.encoded, self.encoded_bytes, self._cursor = self.encoded, [], 0, (0, 0)
+        encoded = self.writer.join(parts) if parts else {}  # frees the parts as it copies them
+        del parts
         batch = self.writer.add(self.buffer, encoded, num_perm=self.settings.num_perm)
         del encoded
         for i, it in enumerate(self.buffer):
