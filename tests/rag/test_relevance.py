@@ -21,8 +21,9 @@ TOPICS = [
 ]
 REAL = ["Why does bread dough rise?", "What causes ocean tides?", "How does a vaccine protect against a virus?"]
 NONSENSE = ["qwzx vlorp gribnak", "zzkq fnord blimvex tarpu", "xylophonic quandrel smeevish"]
-#: the documented default-pipeline floor (README "No answer below a floor"): all-MiniLM-L6-v2 cosine
-FLOOR = 0.2
+#: the documented floor of dense pipelines (README "No answer below a floor"): all-MiniLM-L6-v2 cosine; on SciFact
+#: test 99.3% of real queries stay answered, 97% of random strings and 95% of off-topic questions are refused
+FLOOR = 0.3
 
 
 def test_bm25_share_is_a_share_of_the_querys_maximal_score():
@@ -71,7 +72,7 @@ def test_dense_relevance_refuses_nonsense_and_keeps_real_questions(tmp_path):
     assert [r.hits[0].doc_id for r in real] == ["bread", "tides", "vaccine"]
     print("real", [round(r.hits[0].relevance, 3) for r in real], "nonsense", [round(r.hits[0].relevance, 3) for r in junk])
     assert min(r.hits[0].score for r in junk) > 0.9  # min-max fused: nonsense tops score like real ones
-    assert min(r.hits[0].relevance for r in real) > FLOOR + 0.15 > FLOOR > max(r.hits[0].relevance for r in junk)
+    assert min(r.hits[0].relevance for r in real) > FLOOR + 0.15 and max(r.hits[0].relevance for r in junk) < FLOOR - 0.1
     for q, r in zip(REAL, real):
         assert not answer(q, r.hits, floor=FLOOR).no_answer
     for q, r in zip(NONSENSE, junk):
@@ -124,10 +125,8 @@ def test_scifact_nonsense_questions_fall_below_the_documented_floor(tmp_path, pr
                  settings=IngestSettings(exact_dedupe=False, near_dedupe=False))
     planner = open_searcher(tmp_path / "idx", device="cpu")
     floor = BM25_FLOOR if profile == "bm25" else FLOOR
-    for q in queries.values():
-        res = planner.search(q, SearchOptions(k=5))
-        assert res.hits[0].relevance > floor, (q, res.hits[0].relevance)
-        assert not answer(q, res.hits, floor=floor).no_answer
+    answered = [not answer(q, planner.search(q, SearchOptions(k=5)).hits, floor=floor).no_answer for q in queries.values()]
+    assert sum(answered) >= 0.9 * len(answered), answered  # SciFact test: 99.3% (dense) and 100% (BM25) of 300
     for q in _nonsense(20):
         res = planner.search(q, SearchOptions(k=5))
         assert not res.hits or res.hits[0].relevance <= floor, (q, res.hits[0].relevance)
