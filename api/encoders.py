@@ -3,8 +3,9 @@
 Hugging Face fast tokenizers must not be called from several threads at once ("Already borrowed"), so every
 ``encode`` of one model holds that model's lock. A large ingest encodes its passages in small chunks
 (``DOCUMENT_CHUNK`` texts), taking the lock per chunk, and the lock serves queries first: a query that arrives
-while a document chunk is encoding runs as soon as that chunk ends, before the next one, so searches wait for at
-most one small chunk, never behind an ingest (``benchmarks/bench_query_during_ingest.py`` measures it). One model
+while a document chunk is encoding runs as soon as that chunk ends, before the next one (up to ``QUERY_BURST``
+queries in a row, so a stream of searches cannot starve the ingest), so searches wait for at most one small chunk
+and a few queries, never behind an ingest (``benchmarks/bench_query_during_ingest.py`` measures it). One model
 instance serves both, so this costs no memory, and encodes never run at once, so they do not fight over cores.
 """
 
@@ -20,6 +21,8 @@ from rag.encoders.base import Encoded
 DOCUMENT_CHUNK = 16
 #: False: waiting queries and document chunks take the model in no particular order (the behaviour before)
 QUERIES_FIRST = True
+#: queries that may go ahead of a waiting document chunk in a row (then the chunk runs: no starved ingest)
+QUERY_BURST = 4
 
 
 def concat_encoded(parts: Sequence[Encoded]) -> Encoded:
@@ -47,28 +50,46 @@ def concat_encoded(parts: Sequence[Encoded]) -> Encoded:
 
 
 class QueryFirstLock:
-    """A lock whose waiting queries go before waiting documents (``acquire(query=True)``)."""
+    """A lock whose waiting queries go before waiting documents (``acquire(query=True)``), at most ``burst`` in a
+    row while a document waits, so searches in a closed loop cannot starve an ingest either."""
 
-    def __init__(self, queries_first: bool = True) -> None:
+    def __init__(self, queries_first: bool = True, burst: int = QUERY_BURST) -> None:
         self.queries_first = queries_first
+        self.burst = burst
         self._cond = threading.Condition()
         self._busy = False
         self._queries_waiting = 0
+        self._documents_waiting = 0
+        self._queries_in_row = 0  # queries served since a document last held the lock
 
     @property
     def queries_waiting(self) -> int:
         return self._queries_waiting
+
+    def _query_may_go(self) -> bool:
+        return not self._busy and (self._documents_waiting == 0 or self._queries_in_row < self.burst)
+
+    def _document_may_go(self) -> bool:
+        return not self._busy and (
+            not self.queries_first or self._queries_waiting == 0 or self._queries_in_row >= self.burst
+        )
 
     def acquire(self, *, query: bool) -> None:
         with self._cond:
             if query:
                 self._queries_waiting += 1
                 try:
-                    self._cond.wait_for(lambda: not self._busy)
+                    self._cond.wait_for(self._query_may_go if self.queries_first else lambda: not self._busy)
                 finally:
                     self._queries_waiting -= 1
+                self._queries_in_row += 1
             else:
-                self._cond.wait_for(lambda: not self._busy and (self._queries_waiting == 0 or not self.queries_first))
+                self._documents_waiting += 1
+                try:
+                    self._cond.wait_for(self._document_may_go)
+                finally:
+                    self._documents_waiting -= 1
+                self._queries_in_row = 0
             self._busy = True
 
     def release(self) -> None:
@@ -85,7 +106,7 @@ class SharedEncoder:
             raise ValueError(f"chunk must be at least 1 text, got {chunk}")
         self.inner = encoder
         self.chunk = chunk
-        self.lock = QueryFirstLock(QUERIES_FIRST)
+        self.lock = QueryFirstLock(QUERIES_FIRST, QUERY_BURST)
 
     @property
     def info(self) -> Any:

@@ -47,21 +47,28 @@ def run(index: Path, docs: list[dict], clients: int, chunk: int, queries_first: 
     enc: dict[str, list[float]] = {"idle": [], "ingest": []}
     phase = {"now": "idle"}
     stop = threading.Event()
+    errors: list[str] = []
     answered = threading.Barrier(clients + 1)
     with live_server(Settings(index=index, api_keys=[KEY], device="cpu", max_batch_docs=100_000)) as live:
 
         def searcher(i: int) -> None:
             first = True
-            with httpx.Client(base_url=live.url, timeout=600) as c:
+            with httpx.Client(base_url=live.url, timeout=3600) as c:
                 n = 0
                 while not stop.is_set():
                     t = time.perf_counter()
-                    r = c.post("/v1/search", json={"query": make_text(5000 + i * 1000 + n, n_words=6), "mode": "dense", "k": 5})
+                    at = phase["now"]
+                    try:
+                        r = c.post("/v1/search", json={"query": make_text(5000 + i * 1000 + n, n_words=6),
+                                                       "mode": "dense", "k": 5})
+                    except httpx.HTTPError as exc:
+                        errors.append(repr(exc))
+                        continue
                     ms = (time.perf_counter() - t) * 1000
                     n += 1
                     if r.status_code == 200:
-                        lat[phase["now"]].append(ms)
-                        enc[phase["now"]].append(r.json()["timings_ms"].get("encode", 0.0))
+                        lat[at].append(ms)
+                        enc[at].append(r.json()["timings_ms"].get("encode", 0.0))
                     if first:
                         first = False
                         answered.wait()
@@ -78,9 +85,9 @@ def run(index: Path, docs: list[dict], clients: int, chunk: int, queries_first: 
         ingest_s = time.perf_counter() - t0
         stop.set()
         for t in threads:
-            t.join(600)
+            t.join(3600)  # before the server stops: the last searches finish
     assert r.status_code == 200, r.text
-    return {"chunk": chunk, "queries_first": queries_first, "ingest_s": round(ingest_s, 1),
+    return {"chunk": chunk, "queries_first": queries_first, "ingest_s": round(ingest_s, 1), "errors": errors[:3],
             "latency_ms": {k: percentiles(v) for k, v in lat.items()},
             "encode_ms": {k: percentiles(v) for k, v in enc.items()}}
 
