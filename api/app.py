@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.errors import error_body
+from api.errors import error_body, validation_errors
 from api.metrics import Metrics
 from api.middleware import RequestContextMiddleware
 from api.routes import ROUTERS
@@ -91,10 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        from fastapi.encoders import jsonable_encoder
-
-        errors = [{k: v for k, v in e.items() if k != "url"} for e in exc.errors()]
-        return JSONResponse(error_body(jsonable_encoder(errors), _request_id(request)), status_code=422)
+        # never echo the input as is: it may be huge, hold lone surrogates or non-finite numbers (see ``bounded``)
+        return JSONResponse(error_body(validation_errors(exc.errors()), _request_id(request)), status_code=422)
 
     for router in ROUTERS:
         app.include_router(router)

@@ -61,7 +61,11 @@ class BatchIngest:
     Use as a context manager; the writer's cross-process lock is held from ``__enter__`` to ``__exit__``.
     """
 
-    def __init__(self, index: Path, *, profile: str, encoders: dict[str, Any], lock_timeout: float = 30.0) -> None:
+    def __init__(self, index: Path, *, profile: str, encoders: dict[str, Any], lock_timeout: float = 30.0,
+                 max_doc_chars: int | None = None) -> None:
+        """``max_doc_chars`` (LATTE_MAX_DOC_CHARS): a longer document is dropped (rule ``too_long``), whatever the
+        index recorded, so uploads have the limit JSON batches have."""
+        self.max_doc_chars = max_doc_chars
         self.index = Path(index)
         self.profile = profile
         self.encoders = encoders
@@ -91,7 +95,10 @@ class BatchIngest:
                     )
                 recorded = self.writer.settings.get("ingest")
                 settings = IngestSettings(**recorded) if recorded else IngestSettings()
-            self.ingestor = Ingestor(self.writer, settings, encode=make_encode(self.encoders))
+            if self.max_doc_chars is not None:
+                settings = settings.model_copy(update={"max_doc_chars": self.max_doc_chars, "long_documents": "drop"})
+            self.ingestor = Ingestor(self.writer, settings, encode=make_encode(self.encoders),
+                                     limit_name="LATTE_MAX_DOC_CHARS")
         except BaseException:
             self.writer.close()
             raise
@@ -103,8 +110,13 @@ class BatchIngest:
     def add(self, record: Document | LoadProblem) -> Outcome | None:
         """Feed one record; returns the document's outcome (None for a load problem, kept in ``problems``)."""
         if isinstance(record, LoadProblem):
-            self.problems.append(record)
             self.ingestor.feed([record])
+            if record.rule is not None:  # a document the loader refused (a binary file): dropped, with its rule
+                out = Outcome(record.doc_id or record.source, "dropped", record.rule, record.message,
+                              source=record.source or None)
+                self.outcomes.append(out)
+                return out
+            self.problems.append(record)
             return None
         s = self.ingestor.summary
         unchanged, replaced, dropped = _snapshot_counters(s)

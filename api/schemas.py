@@ -6,9 +6,20 @@ the routes against the settings and answered with a 422 that names the setting.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 Scalar = Union[StrictStr, StrictInt, StrictFloat, StrictBool, None]
 FilterCond = Union[Scalar, list[Scalar], dict[Literal["eq", "ne", "in", "gt", "gte", "lt", "lte"], Union[Scalar, list[Scalar]]]]
@@ -19,8 +30,54 @@ HARD_MAX_DEPTH = 1_000_000
 HARD_MAX_QUERY = 100_000
 
 
+def unsafe_json(value: Any, where: str = "") -> str | None:
+    """Why ``value`` (decoded JSON of free form, such as metadata) cannot be stored and sent back, or None: a
+    non-finite number (``1e400``, ``NaN``) or a string with a lone surrogate (``"\\ud800"``), anywhere inside.
+
+    >>> unsafe_json({"a": [1, {"b": float("inf")}]}, "metadata")
+    'metadata.a[1].b is a non-finite number (inf); send a finite number'
+    >>> "lone surrogate" in unsafe_json({chr(0xDC00): 1}), unsafe_json({"x": "ok"})
+    (True, None)
+    """
+    stack: list[tuple[str, Any]] = [(where, value)]
+    while stack:
+        path, v = stack.pop()
+        if isinstance(v, float) and not math.isfinite(v):
+            return f"{path or 'the value'} is a non-finite number ({v}); send a finite number"
+        if isinstance(v, str) and not _encodable(v):
+            return f"{path or 'a string'} has a lone surrogate (invalid Unicode); send valid UTF-8 text"
+        if isinstance(v, dict):
+            for k in v:
+                if isinstance(k, str) and not _encodable(k):
+                    shown = k[:40].encode("utf-8", "backslashreplace").decode()
+                    return f"{path or 'the body'} has a key {shown!r} with a lone surrogate (invalid Unicode); send valid UTF-8 text"
+            stack.extend((f"{path}.{k}" if path else str(k), item) for k, item in reversed(v.items()))
+        elif isinstance(v, list):
+            stack.extend((f"{path}[{i}]", v[i]) for i in range(len(v) - 1, -1, -1))  # first problem first
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 class _In(BaseModel):
+    """A request body: unknown fields refused, and nothing anywhere inside that cannot be stored or sent back
+    (non-finite numbers, lone surrogates: see ``unsafe_json``), so such input is a 422, never a 500."""
+
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _safe_json(cls, data: Any) -> Any:
+        problem = unsafe_json(data)
+        if problem is not None:
+            raise ValueError(problem)
+        return data
 
 
 class SearchOptionsIn(_In):
@@ -93,7 +150,10 @@ class RetrieverScoreOut(BaseModel):
 
 class HitOut(BaseModel):
     doc_id: str
-    score: float = Field(description="final score (fused, or reranked)")
+    score: float = Field(description="final score (fused, or reranked): orders one query's hits, not comparable across queries")
+    relevance: float | None = Field(
+        None, description="relevance on a scale shared by all queries (see the response's `relevance`); answer floors compare it"
+    )
     rank: int
     title: str = ""
     passage: PassageOut | None = Field(None, description="the best passage of the document for this query")
@@ -110,6 +170,10 @@ class SearchResponse(BaseModel):
     version: int = Field(description="the committed index version searched")
     retrievers: list[str] = Field(description="retrievers that ran")
     timings_ms: dict[str, float] = Field(description="milliseconds per stage: encode, bm25, dense, fusion, rerank, hits")
+    relevance: str | None = Field(
+        None, description="what hits' relevance measures: dense_cosine (best passage cosine, -1..1) or bm25_share "
+        "(share of the query's maximal BM25 score, 0..1); null when neither ran"
+    )
     hits: list[HitOut]
 
 
@@ -127,7 +191,10 @@ class AnswerRequest(SearchOptionsIn):
     stream: bool = Field(False, description="true: Server-Sent Events (token..., citations, done; or error)")
     max_tokens: int | None = Field(None, ge=1, le=1_000_000, description="answer length (default LATTE_ANSWER_MAX_TOKENS)")
     temperature: float | None = Field(None, ge=0, le=2, description="sampling temperature (default LATTE_ANSWER_TEMPERATURE)")
-    floor: float | None = Field(None, description="hits must score above this to be used; null keeps every hit")
+    floor: float | None = Field(
+        None, description="hits must have a relevance above this to be used (a dense cosine, or a BM25 share: see "
+        "SearchResponse.relevance); below it for every hit, the answer says it does not know. null keeps every hit"
+    )
 
     @field_validator("question")
     @classmethod
@@ -169,6 +236,16 @@ class DocumentIn(_In):
     text: str = Field(..., description="the document text (at most LATTE_MAX_DOC_CHARS characters)")
     title: str = Field("", max_length=10_000)
     metadata: dict[str, Any] = Field(default_factory=dict, description="filterable fields, e.g. {\"year\": 2023}")
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, doc_id: str) -> str:
+        from rag.records import id_problem
+
+        problem = id_problem(doc_id)
+        if problem is not None:
+            raise ValueError(problem)
+        return doc_id
 
 
 class DocumentsRequest(_In):

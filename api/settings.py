@@ -109,7 +109,9 @@ class Settings(BaseSettings):
     max_depth: int = Field(10_000, ge=1, description="most first-stage candidates per retriever")
     max_rerank_depth: int = Field(1000, ge=1, description="most candidates reranked by MaxSim")
     max_answer_tokens: int = Field(2048, ge=1, description="most tokens an answer may ask for")
-    write_lock_timeout: float = Field(30.0, gt=0, description="seconds to wait for another process's write lock")
+    write_lock_timeout: float = Field(
+        30.0, gt=0, description="seconds a write waits for another write (in this server or another process), then 409"
+    )
 
     # -- answers and the LLM --------------------------------------------------------------------------------------
     llm_backend: Literal["none", "llamacpp", "openai"] = Field(

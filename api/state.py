@@ -102,6 +102,12 @@ class AppState:
         """Open the index (when there is one), load its encoders and the generator. Never raises: a failure is
         logged and kept in ``load_error`` for /readyz."""
         try:
+            from api.uploads import collect_leftovers
+
+            collect_leftovers(self.index)  # upload folders a crashed or killed server left behind
+        except OSError:
+            log.exception("removing leftover upload folders failed")
+        try:
             from indexers.folder import IndexFolder, Snapshot
             from rag.encoders.resolve import MODELS_DIR_ENV
             from rag.service import load_encoders

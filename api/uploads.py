@@ -4,22 +4,79 @@ The body is parsed as it arrives (``python_multipart``'s streaming parser), so n
 or spooled to the system temp folder, and client file names are reduced to a safe base name: no directory part,
 no ``..``, only ``[A-Za-z0-9._-]``, an allowed suffix. Each file's SHA-256 is computed as it streams in (kept
 PDFs are named by it). The caller removes the folder afterwards.
+
+Each request's folder is ``index/uploads/tmp-<uuid>`` and holds an ``flock`` on its ``.lock`` file while the request
+runs (:func:`temp_upload`), so leftovers of a crashed or killed server (a folder whose lock nobody holds) are told
+apart from uploads in progress, in this process or another, and removed (:func:`collect_leftovers`: at start-up and
+after every commit).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import logging
+import os
 import re
+import shutil
 import unicodedata
+import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Iterator
 
 from fastapi import HTTPException
 
+log = logging.getLogger("latte.api")
+UPLOADS_DIR = "uploads"
+TMP_PREFIX = "tmp-"
+LOCK_NAME = ".lock"
 ALLOWED_SUFFIXES = (".pdf", ".txt", ".text", ".md", ".markdown", ".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 MAX_NAME = 120
 MAX_FIELD_BYTES = 4096
+
+
+@contextmanager
+def temp_upload(index: Path) -> Iterator[Path]:
+    """A new ``index/uploads/tmp-<uuid>`` folder, locked (flock) while in use and removed afterwards."""
+    folder = Path(index) / UPLOADS_DIR / f"{TMP_PREFIX}{uuid.uuid4().hex}"
+    folder.mkdir(parents=True)
+    fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.close(fd)  # releases the lock (after the folder is gone, so no collector races for it)
+
+
+def collect_leftovers(index: Path) -> list[Path]:
+    """Remove the ``uploads/tmp-*`` folders no running upload holds (left by a crash or a kill); returns them."""
+    root = Path(index) / UPLOADS_DIR
+    removed: list[Path] = []
+    if not root.is_dir():
+        return removed
+    for folder in sorted(root.iterdir()):
+        if not folder.name.startswith(TMP_PREFIX) or not folder.is_dir() or folder.is_symlink():
+            continue
+        try:
+            fd = os.open(folder / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError:  # removed meanwhile by its own request
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # an upload in progress holds it
+            os.close(fd)
+            continue
+        try:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        finally:
+            os.close(fd)
+    if removed:
+        log.info("removed %d upload folder(s) left by an earlier run", len(removed))
+    return removed
 
 
 def allowed_suffix(name: str) -> str | None:

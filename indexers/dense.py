@@ -27,6 +27,7 @@ def _faiss() -> Any:
 
 class DenseIndex(PassageIndex):
     kind = "dense"
+    representation = "dense"
     payload_files = ("vectors",)
 
     def __init__(
@@ -78,10 +79,15 @@ class DenseIndex(PassageIndex):
         vecs = batch.encoded.get("dense")
         if vecs is None:
             raise ValueError("this index has a dense component but the batch carries no dense vectors")
-        vecs = np.asarray(vecs, dtype=np.float32)
+        vecs = self.compact(vecs)
         if vecs.ndim != 2 or vecs.shape[1] != self.dim or vecs.shape[0] != len(batch.passage_docnos):
             raise ValueError(f"dense vectors must be [{len(batch.passage_docnos)}, {self.dim}], got {vecs.shape}")
-        return {"vectors": vecs.astype(np.float16)}
+        return {"vectors": vecs}
+
+    def compact(self, vecs: Any) -> np.ndarray:
+        """Vectors as stored: float16 (what ``vectors.npy`` holds)."""
+        vecs = np.asarray(vecs)
+        return vecs if vecs.dtype == np.float16 else vecs.astype(np.float16)
 
     def _make_faiss(self, seg: PassageSegment) -> Any:
         faiss = _faiss()
@@ -122,6 +128,30 @@ class DenseIndex(PassageIndex):
 
     def _on_open(self, folder: Path) -> None:
         self._folder = folder
+
+    def document_scores(self, query: np.ndarray, docnos: np.ndarray) -> np.ndarray:
+        """Each document's best passage inner product with ``query`` (cosine for normalised vectors), aligned with
+        ``docnos``; -inf for a document with no vectors (deleted, or added before this index existed).
+
+        >>> idx = DenseIndex(dim=2)
+        >>> idx.segments.append(PassageSegment("s", {"docnos": np.array([0, 0, 2]), "ordinals": np.array([0, 1, 0]),
+        ...     "vectors": np.array([[1, 0], [0.6, 0.8], [0, 1]], np.float16)}))
+        >>> [round(float(x), 2) for x in idx.document_scores(np.array([0.0, 1.0]), np.array([0, 1, 2]))]
+        [0.8, -inf, 1.0]
+        """
+        q = np.asarray(query, dtype=np.float32).reshape(-1)
+        docnos = np.asarray(docnos, dtype=np.int64)
+        out = np.full(len(docnos), -np.inf, dtype=np.float32)
+        alive = self.alive_docnos(int(docnos.max()) + 1 if len(docnos) else 0)
+        for seg in self.segments:
+            sd = np.asarray(seg.docnos)
+            if not len(sd):
+                continue
+            lo, hi = np.searchsorted(sd, docnos, "left"), np.searchsorted(sd, docnos, "right")
+            for i in np.flatnonzero((hi > lo) & alive[docnos]).tolist():
+                sims = np.asarray(seg.arrays["vectors"][lo[i] : hi[i]], dtype=np.float32) @ q
+                out[i] = max(out[i], float(sims.max()))
+        return out
 
     def search(
         self, query: np.ndarray, n: int, *, allowed: np.ndarray | None = None, n_docnos: int | None = None

@@ -278,8 +278,14 @@ class DocStore:
         return ids, keys, sig
 
     def dedupe_texts(self) -> Iterator[str]:
-        """The text each live document was fingerprinted on (title, newline, text; or the text alone), in the order
-        of ``dedupe_state``'s ids, one segment at a time."""
+        """The lexical text of each live document (title, newline, text; or the text alone), in the order of
+        ``dedupe_state``'s ids, one segment at a time."""
+        for title, text in self.dedupe_documents():
+            yield lexical_text(Document("", text, title))
+
+    def dedupe_documents(self) -> Iterator[tuple[str, str]]:
+        """``(title, text)`` of each live document, in the order of ``dedupe_state``'s ids, one segment at a time
+        (what dedupe fingerprints: see ``rag.dedupe.document_fingerprint``)."""
         dead = self.deleted_set
         for s in self.segments:
             titles = s.docs.column("title").to_pylist()
@@ -287,7 +293,7 @@ class DocStore:
             for i in range(s.n_docs):
                 if s.start + i in dead:
                     continue
-                yield lexical_text(Document("", texts[i].as_py(), titles[i]))
+                yield titles[i] or "", texts[i].as_py()
 
     # -- persistence -------------------------------------------------------------------------------------------
     def save(self, folder: Path, tag: str) -> dict:

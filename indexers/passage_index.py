@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 
@@ -38,6 +38,8 @@ class PassageIndex:
     """Base class: subclasses set ``kind`` and ``payload_files`` and implement ``_build``."""
 
     kind: ClassVar[str] = ""
+    #: the key of ``Batch.encoded`` this index reads (dense, sparse, multivector)
+    representation: ClassVar[str] = ""
     payload_files: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self) -> None:
@@ -49,6 +51,23 @@ class PassageIndex:
     # hooks -----------------------------------------------------------------------------------------------------
     def _build(self, batch: Any) -> dict[str, np.ndarray]:
         raise NotImplementedError
+
+    def compact(self, payload: Any) -> Any:
+        """The encoder's output for some passages in the form this index stores (float16 vectors, packed sign
+        bits...): an ingest compacts each encoded chunk at once, so a batch never waits for its commit in float32."""
+        return payload
+
+    def join(self, parts: Sequence[Any]) -> Any:
+        """Compacted payloads of consecutive passage chunks as one payload (in passage order)."""
+        if len(parts) == 1:
+            return parts[0]
+        if all(isinstance(p, np.ndarray) for p in parts):
+            return np.concatenate(parts)
+        if all(isinstance(p, list) for p in parts):
+            return [x for p in parts for x in p]
+        import scipy.sparse as sp
+
+        return sp.vstack(parts, format="csr")
 
     def params(self) -> dict[str, Any]:
         return {}

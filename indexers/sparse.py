@@ -23,6 +23,7 @@ def _csr(x: Any) -> Any:
 
 class SparseIndex(PassageIndex):
     kind = "sparse"
+    representation = "sparse"
     payload_files = ("indptr", "rows", "weights", "term_ids")
 
     def __init__(self, vocab_size: int) -> None:
@@ -31,6 +32,10 @@ class SparseIndex(PassageIndex):
 
     def params(self) -> dict[str, Any]:
         return {"vocab_size": self.vocab_size}
+
+    def compact(self, m: Any) -> Any:
+        """Term weights as a float32 CSR matrix (a dense array from an encoder would be vocabulary-wide)."""
+        return _csr(m)
 
     def _build(self, batch: Any) -> dict[str, np.ndarray]:
         m = batch.encoded.get("sparse")

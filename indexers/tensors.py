@@ -11,7 +11,8 @@ cross-passage form (MaxSim over the union of its passages' tokens) is available 
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -19,8 +20,70 @@ from indexers.arrays import fit_mask
 from indexers.passage_index import PassageIndex, PassageSegment
 
 
+@dataclass(frozen=True)
+class PackedTokens:
+    """Token matrices of consecutive passages in their stored form: sign bits ``codes`` uint8 [T, dim/8],
+    ``lengths`` int64 [P] (tokens per passage), and float16 ``values`` [T, dim] only when the index keeps them.
+
+    What an ingest holds between encoding and commit: 1/32 of float32 for binary storage, so a batch's token
+    vectors never wait for the commit in float32.
+
+    >>> a = PackedTokens.pack([np.ones((2, 8), np.float32), np.zeros((0, 8), np.float32)], 8)
+    >>> b = PackedTokens.pack([-np.ones((1, 8), np.float32)], 8)
+    >>> c = PackedTokens.concat([a, b])
+    >>> len(c), c.lengths.tolist(), c.codes[:, 0].tolist(), c.nbytes
+    (3, [2, 0, 1], [255, 255, 0], 27)
+    """
+
+    codes: np.ndarray
+    lengths: np.ndarray
+    values: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.lengths.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.codes.nbytes + self.lengths.nbytes + (self.values.nbytes if self.values is not None else 0))
+
+    @classmethod
+    def pack(cls, mats: Sequence[Any], dim: int, *, keep_float16: bool = False) -> "PackedTokens":
+        from rerank.bits import pack_bits
+
+        lengths = np.array([len(m) for m in mats], dtype=np.int64)
+        nonempty = [np.asarray(m, dtype=np.float32) for m in mats if len(m)]
+        flat = np.concatenate(nonempty) if nonempty else np.zeros((0, dim), np.float32)
+        if flat.ndim != 2 or flat.shape[1] != dim:
+            raise ValueError(f"token vectors have dimension {flat.shape[-1]}, the index {dim}")
+        return cls(pack_bits(flat), lengths, flat.astype(np.float16) if keep_float16 else None)
+
+    @staticmethod
+    def concat(parts: Sequence["PackedTokens"]) -> "PackedTokens":
+        """One ``PackedTokens`` of ``parts`` in order. A ``list`` is consumed (emptied) as it is copied, so the
+        parts are freed one by one and the copy never needs twice their memory."""
+        if len(parts) == 1:
+            return parts[0]
+        keep = all(p.values is not None for p in parts) and len(parts) > 0
+        n_tok = sum(len(p.codes) for p in parts)
+        width = parts[0].codes.shape[1] if parts else 0
+        codes = np.empty((n_tok, width), np.uint8)
+        values = np.empty((n_tok, parts[0].values.shape[1]), np.float16) if keep else None  # type: ignore[union-attr]
+        lengths = np.concatenate([p.lengths for p in parts]).astype(np.int64)
+        at = 0
+        queue = parts if isinstance(parts, list) else list(parts)
+        while queue:
+            p = queue.pop(0)
+            codes[at : at + len(p.codes)] = p.codes
+            if values is not None:
+                values[at : at + len(p.codes)] = p.values
+            at += len(p.codes)
+            del p
+        return PackedTokens(codes, lengths, values)
+
+
 class TensorIndex(PassageIndex):
     kind = "tensors"
+    representation = "multivector"
 
     def __init__(self, dim: int, *, store_float16: bool = False) -> None:
         super().__init__()
@@ -47,23 +110,34 @@ class TensorIndex(PassageIndex):
         idx.deleted = np.array(load_npy(folder / state["deleted"], mmap=False), dtype=np.int64)
         return idx
 
-    def _build(self, batch: Any) -> dict[str, np.ndarray]:
-        from rerank.bits import pack_bits
+    def compact(self, mats: Any) -> PackedTokens:
+        """Token matrices (a list of float [t, dim]) in the stored form, as soon as they are encoded."""
+        if isinstance(mats, PackedTokens):
+            return mats
+        return PackedTokens.pack(mats, self.dim, keep_float16=self.store_float16)
 
+    def join(self, parts: Sequence[Any]) -> PackedTokens:
+        """The parts as one payload; a list is consumed as it is copied (see ``PackedTokens.concat``)."""
+        queue = parts if isinstance(parts, list) else list(parts)
+        for i, p in enumerate(queue):
+            queue[i] = self.compact(p)
+        return PackedTokens.concat(queue)
+
+    def _build(self, batch: Any) -> dict[str, np.ndarray]:
         mats = batch.encoded.get("multivector")
         if mats is None:
             raise ValueError("this index has a tensor component but the batch carries no token vectors")
         if len(mats) != len(batch.passage_docnos):
             raise ValueError(f"{len(mats)} token matrices for {len(batch.passage_docnos)} passages")
-        lengths = np.array([len(m) for m in mats], dtype=np.int64)
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        nonempty = [np.asarray(m, dtype=np.float32) for m in mats if len(m)]
-        flat = np.concatenate(nonempty) if nonempty else np.zeros((0, self.dim), np.float32)
-        if flat.shape[1] != self.dim:
-            raise ValueError(f"token vectors have dimension {flat.shape[1]}, the index {self.dim}")
-        out = {"codes": pack_bits(flat), "token_offsets": offsets}
+        packed = self.compact(mats)
+        if self.store_float16 and packed.values is None:
+            raise ValueError("this index keeps float16 token values but the batch carries sign bits only")
+        if packed.codes.shape[1] != self.dim // 8:
+            raise ValueError(f"token codes have {packed.codes.shape[1]} bytes, the index {self.dim // 8}")
+        offsets = np.concatenate([[0], np.cumsum(packed.lengths)]).astype(np.int64)
+        out = {"codes": packed.codes, "token_offsets": offsets}
         if self.store_float16:
-            out["values"] = flat.astype(np.float16)
+            out["values"] = packed.values
         return out
 
     # -- sizes -------------------------------------------------------------------------------------------------

@@ -177,6 +177,33 @@ class IndexWriter:
         self._dirty = True
         return batch
 
+    def compact(self, encoded: dict[str, Any]) -> dict[str, Any]:
+        """Encoder outputs for some passages in the form the components store (see ``PassageIndex.compact``)."""
+        out = dict(encoded)
+        for comp in self.components.values():
+            rep = getattr(comp, "representation", "")
+            if rep and rep in out and out[rep] is not None:
+                out[rep] = comp.compact(out[rep])
+        return out
+
+    def join(self, parts: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """Compacted outputs of consecutive passage chunks as one ``encoded`` dict for :meth:`add` (the parts'
+        dicts are emptied: their payloads move into the result)."""
+        if len(parts) == 1:
+            return parts[0]
+        by_rep = {getattr(c, "representation", ""): c for c in self.components.values()}
+        out: dict[str, Any] = {}
+        for rep in list(parts[0]) if parts else ():
+            values = [p.pop(rep) for p in parts]  # the parts let go of it: a component may free them as it copies
+            comp = by_rep.get(rep)
+            if comp is not None:
+                out[rep] = comp.join(values)
+            elif all(isinstance(v, list) for v in values):
+                out[rep] = [x for v in values for x in v]
+            else:
+                out[rep] = np.concatenate(values)
+        return out
+
     def delete_docnos(self, docnos: Sequence[int]) -> None:
         if len(docnos) == 0:
             return

@@ -17,6 +17,35 @@ out = Console()
 
 INDEX_OPT = typer.Option(..., "--index", "-i", help="index folder")
 
+#: what quiet mode sets (unless the environment already says otherwise): no model-loading bars, no library chatter
+QUIET_ENV = {"HF_HUB_DISABLE_PROGRESS_BARS": "1", "TRANSFORMERS_VERBOSITY": "error"}
+QUIET_LOGGERS = ("transformers", "sentence_transformers", "huggingface_hub", "torch", "numba")
+
+
+@app.callback()
+def _global_options(
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="show model-loading progress and library logs"),
+) -> None:
+    """latte: late-interaction RAG on your own documents."""
+    set_quiet(not verbose)
+
+
+def set_quiet(quiet: bool) -> None:
+    """Quiet (the default): libraries print no progress bars ("Loading weights") or info logs; latte's own
+    warnings and errors still show. Set before any model library is imported."""
+    import logging
+    import os
+
+    if not quiet:
+        logging.basicConfig(level=logging.INFO)
+        return
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if "transformers" in sys.modules:  # imported already (a caller running the app in-process)
+        sys.modules["transformers"].utils.logging.disable_progress_bar()
+
 
 class UserError(Exception):
     """An error whose message tells the user what to do; printed without a traceback."""
@@ -58,6 +87,10 @@ def ingest(
     passage_size: int = typer.Option(200, help="words per passage"),
     passage_overlap: int = typer.Option(40, help="words shared by consecutive passages"),
     batch_docs: int = typer.Option(2000, help="commit every N kept documents"),
+    batch_mb: int = typer.Option(32, min=1, help="...or once the encoded passages waiting for the commit take N MiB"),
+    max_doc_chars: int = typer.Option(5_000_000, min=1000, help="longest document; a longer one is split into parts "
+                                      "<id>#part-<n> (or dropped: --long-documents drop)"),
+    long_documents: str = typer.Option("split", help="split | drop: what happens to documents over --max-doc-chars"),
     no_quality: bool = typer.Option(False, "--no-quality", help="disable the quality rules"),
     no_dedupe: bool = typer.Option(False, "--no-dedupe", help="disable exact and near-duplicate removal"),
     dedupe_threshold: float = typer.Option(0.8, help="MinHash Jaccard threshold for near duplicates"),
@@ -87,6 +120,9 @@ def ingest(
         passage_size=passage_size,
         passage_overlap=passage_overlap,
         batch_docs=batch_docs,
+        batch_bytes=batch_mb * 1024 * 1024,
+        max_doc_chars=max_doc_chars,
+        long_documents=long_documents,
         quality=QualityRules(enabled=not no_quality),
         exact_dedupe=not no_dedupe,
         near_dedupe=not no_dedupe,
@@ -103,7 +139,7 @@ def ingest(
         _print_json(summary.to_dict())
         return
     t = Table(title=f"ingested into {index} (version {summary.version})", show_header=False)
-    for k in ("read", "indexed", "replaced", "unchanged", "exact_duplicates", "near_duplicates", "passages"):
+    for k in ("read", "indexed", "replaced", "unchanged", "exact_duplicates", "near_duplicates", "passages", "split"):
         t.add_row(k.replace("_", " "), str(getattr(summary, k)))
     for rule, n in sorted(summary.dropped.items()):
         if not rule.endswith("_duplicate"):
@@ -169,7 +205,8 @@ def ask(
     llm_name: str = typer.Option("local", envvar="LATTE_LLM_NAME", help="model name sent to the server"),
     n_ctx: int = typer.Option(4096, help="context window (in-process model)"),
     max_tokens: int = typer.Option(512),
-    floor: Optional[float] = typer.Option(None, help="hits must score above this to be used"),
+    floor: Optional[float] = typer.Option(None, help="hits must have a relevance above this to be used (dense cosine: "
+                                          "0.3, BM25 share: 0.1 on SciFact; see README); below it: I don't know"),
     stream: bool = typer.Option(False, "--stream", help="print tokens as they come"),
     device: str = typer.Option("auto"),
     as_json: bool = typer.Option(False, "--json", help="answer, citations and the retrieval trace as JSON"),

@@ -1,7 +1,8 @@
 """Exact and near-duplicate detection: a blake2b key per document plus MinHash over word 5-grams with LSH banding.
 
 - ``exact_key``: 16-byte blake2b of the lowercased text's sequence of word hashes (so case and spacing do not
-  matter).
+  matter). A document's key covers its cleaned text alone, not its title (``document_fingerprint``): a copy of a
+  file under another name (so another title) is still an exact duplicate.
 - ``MinHasher``: words are maximal runs of non-whitespace (``str.split`` on the lowercased text), hashed to
   64 bits (FNV-1a over their lowercased code points, then mixed; ``rag.textscan`` does it in one compiled pass
   over the UTF-8 bytes; each character of a script written without spaces, such as Chinese, Japanese or Thai, is a
@@ -43,13 +44,15 @@ __all__ = [
     "MinHasher",
     "band_keys",
     "band_keys_many",
+    "document_fingerprint",
     "exact_key",
     "fingerprint_many",
     "optimal_lsh_params",
 ]
 
-HASH_VERSION = 2  # bump when word or shingle hashing changes: stored signatures then need rebuilding
-# 1: rensa's token hash of each word, exact key over the joined words; 2: rag.textscan's FNV-1a word hashes.
+HASH_VERSION = 3  # bump when word or shingle hashing changes: stored signatures then need rebuilding
+# 1: rensa's token hash of each word, exact key over the joined words; 2: rag.textscan's FNV-1a word hashes;
+# 3: a document's exact key covers its text without the title (signatures unchanged).
 # Splitting spaceless-script characters into words of their own changed no hash of text without such characters
 # (every English index keeps its signatures); text with them was dropped by the default quality rules before,
 # so only an index built with the rules off can hold signatures of such text made the older way.
@@ -89,6 +92,21 @@ def _analyse(text: str) -> tuple[bytes, np.ndarray]:
     parts = [scan_word_hashes(piece) for piece in _chunks(text)]
     words_hashed = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
     return hashlib.blake2b(words_hashed.astype("<u8", copy=False).tobytes(), digest_size=16).digest(), words_hashed
+
+
+def document_fingerprint(title: str, text: str) -> tuple[bytes, np.ndarray]:
+    """``(exact key of the text alone, word hashes of title + newline + text)``: the MinHash words are those of
+    ``lexical_text`` (what BM25 indexes), the exact key ignores the title.
+
+    >>> a, wa = document_fingerprint("a.pdf", "Same  text here")
+    >>> b, wb = document_fingerprint("copy of a.pdf", "same text here")
+    >>> a == b == exact_key("same text here"), len(wa), len(wb), bool((wa == _analyse("a.pdf\\nSame text here")[1]).all())
+    (True, 4, 6, True)
+    """
+    key, words = _analyse(text)
+    if title:
+        words = np.concatenate([_analyse(title)[1], words])
+    return key, words
 
 
 def exact_key(text: str) -> bytes:
@@ -359,9 +377,9 @@ class Deduper:
         return doc_id in self._slot_of
 
     # -- checking ------------------------------------------------------------------------------------------------
-    def check(self, text: str) -> DedupeResult:
-        """Is ``text`` an exact or near duplicate of a document added so far? Does not add it."""
-        key, words = _analyse(text)
+    def check(self, text: str, title: str = "") -> DedupeResult:
+        """Is ``text`` (with ``title``) an exact or near duplicate of a document added so far? Does not add it."""
+        key, words = document_fingerprint(title, text)
         return self.match(key, self.hasher.signature_of_words(words))
 
     def match(self, exact_key: bytes, signature: np.ndarray) -> DedupeResult:

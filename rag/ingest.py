@@ -1,8 +1,12 @@
 """The ingest pipeline: load -> clean -> quality rules -> dedupe -> passages -> (encode) -> index -> commit.
 
-Documents stream through; a batch is committed every ``batch_docs`` documents (or ``batch_chars`` characters),
-so memory stays bounded and a crash loses at most the batch in flight. Re-running the same ingest skips
-documents whose content is unchanged (resume), replaces changed ones, and never indexes an id twice.
+Documents stream through; a batch is committed every ``batch_docs`` documents (or ``batch_chars`` characters, or
+once its encoded passages take ``batch_bytes``), so memory stays bounded and a crash loses at most the batch in
+flight. Passages are encoded ``encode_passages`` at a time as documents arrive, and each chunk is turned at once
+into the form the indexes store (packed sign bits, float16), so no batch waits for its commit in float32. A
+document longer than ``max_doc_chars`` is split into parts (or dropped, with ``long_documents="drop"``), which
+bounds what one document can take. Re-running the same ingest skips documents whose content is unchanged
+(resume), replaces changed ones, and never indexes an id twice.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections import Counter
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -20,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
 
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
@@ -31,11 +36,12 @@ from indexers.analyzers.table import normalize_language
 from indexers.docstore import StoredDoc
 from indexers.writer import DuplicateRecord, IndexWriter
 from rag.clean import QualityRules, check_quality, normalize_text
-from rag.dedupe import Deduper, MinHasher, _analyse
+from rag.dedupe import Deduper, MinHasher, document_fingerprint
+from rag.doc_parts import split_document
 from rag.loaders import LoadOptions, iter_documents
 from rag.passages import split_passages
 from rag.prepare import ordered_map
-from rag.records import Document, Drop, LoadProblem, Passage, lexical_text
+from rag.records import Document, Drop, LoadProblem, Passage, id_problem, lexical_text
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +64,14 @@ class IngestSettings(BaseModel):
     shingle_size: int = Field(5, ge=1)
     batch_docs: int = Field(2000, ge=1, description="commit after this many kept documents")
     batch_chars: int = Field(64_000_000, ge=1, description="...or after this many characters")
+    batch_bytes: int = Field(
+        32 * 1024 * 1024, ge=1, description="...or once the encoded passages held for the commit take this many bytes"
+    )
+    encode_passages: int = Field(128, ge=1, description="passages per encoder call (float32 outputs live this long)")
+    max_doc_chars: int = Field(5_000_000, ge=1, description="longest document; a longer one is split or dropped")
+    long_documents: Literal["split", "drop"] = Field(
+        "split", description="what happens to a document over max_doc_chars: split into parts <id>#part-<n>, or dropped"
+    )
     page_passages: bool = Field(False, description="PDF pages become the passages (one per page), as ColPali needs")
     lang: str | None = Field(
         None, description="language (ISO 639-1) of documents whose metadata names none; None: detected per document"
@@ -83,6 +97,7 @@ class IngestSummary:
     load_errors: int = 0
     load_warnings: int = 0
     passages: int = 0
+    split: int = 0  # documents over max_doc_chars split into parts (each part counts as a document read)
     commits: int = 0
     version: int = 0
     seconds: float = 0.0
@@ -163,7 +178,7 @@ def prepare_document(doc: Document, settings: IngestSettings, hasher: MinHasher,
     if verdict is not None:
         return PreparedDoc(doc, verdict)
     clean = Document(doc.id, text, title, doc.metadata, doc.source, doc.pages)
-    key, words = _analyse(lexical_text(clean))
+    key, words = document_fingerprint(clean.title, clean.text)  # exact key: the text alone; MinHash: title too
     return PreparedDoc(clean, None, key, hasher.signature_of_words(words),
                        document_passages(clean, settings) if passages else None)
 
@@ -217,7 +232,8 @@ class _Report:
         folder = index_path / "reports"
         folder.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        self.path = folder / f"ingest-{stamp}-{os.getpid()}.jsonl"
+        # unique: two runs of one process within a second (an API server's writes) must not share a report
+        self.path = folder / f"ingest-{stamp}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
         self._f = open(self.path, "w", encoding="utf-8")
 
     def write(self, kind: str, **data: Any) -> None:
@@ -242,8 +258,11 @@ class Ingestor:
         encode: Encode | None = None,
         progress: Callable[[IngestSummary], None] | None = None,
         executor: Executor | None = None,
+        limit_name: str = "max_doc_chars",
     ) -> None:
+        """``limit_name`` is how drop messages name the ``max_doc_chars`` limit (the API: LATTE_MAX_DOC_CHARS)."""
         self.writer = writer
+        self.limit_name = limit_name
         self.executor = executor
         self.settings = settings
         self.encode = encode
@@ -262,6 +281,10 @@ class Ingestor:
         self.seen: set[str] = set()
         self.buffer: list[StoredDoc] = []
         self.buffer_chars = 0
+        self.encoded: list[dict[str, Any]] = []  # compacted encoder outputs of the buffered passages, in order
+        self.encoded_bytes = 0
+        self._cursor = (0, 0)  # (document in buffer, passage) of the first passage not encoded yet
+        self._unencoded = 0
         self.pending_deletes: list[int] = []
         self.report = _Report(writer.folder.path)
         self.summary.report = str(self.report.path)
@@ -279,8 +302,8 @@ class Ingestor:
                     self.writer.folder.path, n)
         keys: list[bytes] = []
         sigs = np.zeros((n, self.deduper.hasher.num_perm), dtype=np.uint32)
-        for i, text in enumerate(self.writer.docs.dedupe_texts()):
-            res = self.deduper.check(text)
+        for i, (title, text) in enumerate(self.writer.docs.dedupe_documents()):
+            res = self.deduper.check(text, title)
             keys.append(res.exact_key)
             sigs[i] = res.signature
         return keys, sigs
@@ -294,12 +317,34 @@ class Ingestor:
             if isinstance(rec, LoadProblem):
                 self._problem(rec)
                 continue
+            for doc in self._parts(rec):
+                self.summary.read += 1
+                self._document(doc)
+                self._after_document()
+
+    def _parts(self, doc: Document) -> list[Document]:
+        """``[doc]``, or its parts when it is over ``max_doc_chars`` (none when such documents are dropped)."""
+        limit = self.settings.max_doc_chars
+        if len(doc.text) <= limit:
+            return [doc]
+        if self.settings.long_documents == "drop":
             self.summary.read += 1
-            self._document(rec)
-            self._after_document()
+            self._drop(doc, "too_long", f"{len(doc.text):,} characters; the limit is {limit:,} ({self.limit_name}): "
+                       "split the document, or raise the limit")
+            return []
+        parts = split_document(doc, limit)
+        self.summary.split += 1
+        self.report.write("split", doc_id=doc.id, source=doc.source, characters=len(doc.text), parts=len(parts),
+                          message=f"{len(doc.text):,} characters is over max_doc_chars={limit:,}: indexed as "
+                                  f"{len(parts)} documents {parts[0].id} .. {parts[-1].id}")
+        log.warning("%s has %s characters (over max_doc_chars=%s): indexed as %d parts %s..%s",
+                    doc.id, f"{len(doc.text):,}", f"{limit:,}", len(parts), parts[0].id, parts[-1].id)
+        return parts
 
     def _after_document(self) -> None:
-        if len(self.buffer) >= self.settings.batch_docs or self.buffer_chars >= self.settings.batch_chars:
+        s = self.settings
+        self._encode_ready(final=False)
+        if len(self.buffer) >= s.batch_docs or self.buffer_chars >= s.batch_chars or self.encoded_bytes >= s.batch_bytes:
             self.flush()
         if self.progress is not None:
             self.progress(self.summary)
@@ -319,15 +364,16 @@ class Ingestor:
                 if isinstance(rec, LoadProblem):
                     self._problem(rec)
                     continue
-                self.summary.read += 1
-                pre = self._precheck(rec)
-                if pre is not None:
-                    chunk.append((rec, pre))
-                elif self.progress is not None:
-                    self.progress(self.summary)
-                if len(chunk) >= PARALLEL_CHUNK:
-                    yield chunk, self._prepare_call(chunk, analyzer)
-                    chunk = []
+                for doc in self._parts(rec):
+                    self.summary.read += 1
+                    pre = self._precheck(doc)
+                    if pre is not None:
+                        chunk.append((doc, pre))
+                    elif self.progress is not None:
+                        self.progress(self.summary)
+                    if len(chunk) >= PARALLEL_CHUNK:
+                        yield chunk, self._prepare_call(chunk, analyzer)
+                        chunk = []
             if chunk:
                 yield chunk, self._prepare_call(chunk, analyzer)
 
@@ -352,6 +398,10 @@ class Ingestor:
         return partial(prepare_documents, [d for d, _ in chunk], self.settings, self.deduper.hasher, analyzer)
 
     def _problem(self, p: LoadProblem) -> None:
+        if p.rule is not None:  # a document the loader refused (a binary file): a drop with its own rule
+            self.summary.read += 1
+            self._drop(Document(p.doc_id or p.source, "", source=p.source), p.rule, p.message)
+            return
         level = getattr(p, "level", "error")
         if level == "warning":
             self.summary.load_warnings += 1
@@ -368,6 +418,10 @@ class Ingestor:
         """The checks that need no cleaning: a repeated id in this run, or content unchanged since the index
         has it (as a document or as a recorded duplicate). Returns ``(content hash, known, duplicate record)``
         for a document to prepare, or None when it is done with."""
+        problem = id_problem(doc.id)
+        if problem is not None:
+            self._drop(doc, "invalid_id", problem)
+            return None
         if doc.id in self.seen:
             self._drop(doc, "duplicate_id", "the same id appeared earlier in this run; the first one was kept")
             return None
@@ -415,12 +469,51 @@ class Ingestor:
             self._drop(doc, rule, f"similarity {sim:.3f}", res.duplicate_of)
             return
         passages = prep.passages if prep.passages is not None else document_passages(prep.doc, s)
+        if self.encode is None:  # nothing reads passage texts after this point: the store keeps spans only
+            for p in passages:
+                p.text = ""
         self.deduper.add(doc.id, prep.exact_key, prep.signature)
         # a language given by metadata or settings travels with the document to BM25 (raw counts made by workers
         # already used it)
         lang = document_language(prep.doc, s) if prep.raw_counts is None else None
         self.buffer.append(StoredDoc(prep.doc, h, prep.exact_key, prep.signature, passages, prep.raw_counts, lang))
         self.buffer_chars += len(prep.doc.text)
+        self._unencoded += len(passages)
+
+    # -- encoding, chunk by chunk -----------------------------------------------------------------------------
+    def _encode_ready(self, final: bool) -> None:
+        """Encode the buffered passages ``encode_passages`` at a time (all that are left when ``final``), each
+        chunk compacted at once to what the indexes store; encoded passages lose their text (no longer needed)."""
+        if self.encode is None:
+            return
+        chunk = self.settings.encode_passages
+        while self._unencoded >= chunk or (final and self._unencoded > 0):
+            views, taken = self._take(chunk)
+            part = self.writer.compact(self.encode(views))
+            for v in views:
+                for p in v.passages:
+                    p.text = ""
+            self.encoded.append(part)
+            self.encoded_bytes += _nbytes(part)
+            self._unencoded -= taken
+
+    def _take(self, n: int) -> tuple[list[StoredDoc], int]:
+        """The next (at most) ``n`` unencoded passages as documents holding only those passages."""
+        views: list[StoredDoc] = []
+        doc, start = self._cursor
+        taken = 0
+        while taken < n and doc < len(self.buffer):
+            it = self.buffer[doc]
+            end = min(len(it.passages), start + n - taken)
+            if end > start:
+                views.append(dataclasses.replace(it, passages=it.passages[start:end]))
+                taken += end - start
+            if end >= len(it.passages):
+                doc, start = doc + 1, 0
+            else:
+                start = end
+        self._cursor = (doc, start)
+        return views, taken
 
     # -- per batch --------------------------------------------------------------------------------------------
     def flush(self) -> None:
@@ -429,10 +522,12 @@ class Ingestor:
         if self.pending_deletes:
             self.writer.delete_docnos(self.pending_deletes)
             self.pending_deletes = []
-        encoded: dict[str, Any] = {}
-        if self.encode is not None and self.buffer:
-            encoded = self.encode(self.buffer)
+        self._encode_ready(final=True)
+        parts, self.encoded, self.encoded_bytes, self._cursor = self.encoded, [], 0, (0, 0)
+        encoded = self.writer.join(parts) if parts else {}  # frees the parts as it copies them
+        del parts
         batch = self.writer.add(self.buffer, encoded, num_perm=self.settings.num_perm)
+        del encoded
         for i, it in enumerate(self.buffer):
             self.known[it.doc.id] = (batch.start + i, it.content_hash)
         self.summary.indexed += len(self.buffer)
@@ -440,15 +535,18 @@ class Ingestor:
         self.buffer, self.buffer_chars = [], 0
         self.summary.version = self.writer.commit()
         self.summary.commits += 1
+        release_free_memory()
 
     def finish(self) -> IngestSummary:
         self.flush()
         if self.writer.version == 0 or self.writer._dirty:
             self.summary.version = self.writer.commit()
-        self.report.write("summary", **self.summary.to_dict())
-        self.report.close()
+        else:  # nothing to commit: the version the index is at (not 0)
+            self.summary.version = self.writer.version
         self.summary.seconds = time.perf_counter() - self._t0
         self.summary.docs_per_second = self.summary.read / self.summary.seconds if self.summary.seconds else 0.0
+        self.report.write("summary", **self.summary.to_dict())
+        self.report.close()
         return self.summary
 
 
@@ -488,6 +586,37 @@ def ingest(
         ing = Ingestor(writer, settings, encode=encode, progress=progress, executor=pool)
         ing.feed(iter_documents(paths, load_options))
         return ing.finish()
+
+
+def release_free_memory() -> None:
+    """Give memory freed by a commit back to the system (glibc keeps freed blocks in its arenas, so a long ingest's
+    resident size would creep up with fragmentation); does nothing where ``malloc_trim`` does not exist."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim: Any = None
+
+
+def _nbytes(encoded: dict[str, Any]) -> int:
+    """Bytes held by compacted encoder outputs (arrays, packed tokens, sparse matrices, lists of arrays)."""
+    total = 0
+    for v in encoded.values():
+        if isinstance(v, list):
+            total += sum(int(getattr(x, "nbytes", 0)) for x in v)
+        elif hasattr(v, "nbytes"):
+            total += int(v.nbytes)
+        elif hasattr(v, "data") and hasattr(v, "indices"):  # scipy sparse
+            total += int(v.data.nbytes + v.indices.nbytes + v.indptr.nbytes)
+    return total
 
 
 @contextmanager

@@ -59,6 +59,7 @@ class SearchResult:
     retrievers: list[str]
     timings_ms: dict[str, float] = field(default_factory=dict)
     version: int = 0
+    relevance: str | None = None  # what Hit.relevance measures (rag.relevance): dense_cosine | bm25_share
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,6 +67,7 @@ class SearchResult:
             "version": self.version,
             "retrievers": self.retrievers,
             "timings_ms": self.timings_ms,
+            "relevance": self.relevance,
             "hits": [h.to_dict() for h in self.hits],
         }
 
@@ -79,6 +81,7 @@ class Ranked:
     timings_ms: dict[str, float]
     rerank_scores: dict[int, float] = field(default_factory=dict)
     rerank_passages: dict[int, int] = field(default_factory=dict)
+    encoded: dict[str, Any] = field(default_factory=dict)  # the query's vectors
 
 
 class Retriever(Protocol):
@@ -171,8 +174,30 @@ class Planner:
             _with_lang(query, opt), r.docnos[: opt.k], r.scores[: opt.k], r.rankings, r.rerank_scores,
             r.rerank_passages,
         )
+        basis, rel = self.relevance(query, r, r.docnos[: opt.k])
+        for h, v in zip(hits, rel if rel is not None else ()):
+            h.relevance = float(v) if np.isfinite(v) else None
         r.timings_ms["hits"] = _ms(t)
-        return SearchResult(query, hits, r.names, r.timings_ms, self.snapshot.version)
+        return SearchResult(query, hits, r.names, r.timings_ms, self.snapshot.version, basis)
+
+    def relevance(self, query: str, r: "Ranked", docnos: np.ndarray) -> tuple[str | None, np.ndarray | None]:
+        """``(basis, values)``: each document's relevance on a scale shared by all queries (``rag.relevance``):
+        the dense cosine of its best passage when the query has a dense vector, else its share of the query's
+        maximal BM25 score; ``(None, None)`` for other pipelines."""
+        from rag.relevance import BM25, DENSE, bm25_share
+
+        q, dense = r.encoded.get("dense"), self.snapshot.get("dense")
+        if q is not None and dense is not None:
+            return DENSE, dense.document_scores(q, docnos)
+        if "bm25" in r.rankings:
+            bm25 = self.snapshot["bm25"]
+            ranking = r.rankings["bm25"]
+            raw = dict(zip(np.asarray(ranking.docnos).tolist(), np.asarray(ranking.scores).tolist()))
+            terms = bm25.analyzer.tokens(query)
+            boost = bm25.params.k1 + 1.0 if getattr(bm25.params, "idf", "lucene") == "robertson" else 1.0
+            scores = np.array([raw.get(int(d), 0.0) for d in docnos], dtype=np.float64)
+            return BM25, bm25_share(scores, terms, self._idf(terms), boost)
+        return None, None
 
     def rank(self, query: str, opt: SearchOptions) -> "Ranked":
         """Fused (and reranked) docnos best first, without building hit records (what evaluation needs)."""
@@ -206,7 +231,7 @@ class Planner:
                 kw["k"] = opt.rrf_k
             fused_ids, fused_scores = fuse({n: (r.docnos, r.scores) for n, r in rankings.items()}, **kw)
         timings["fusion"] = _ms(t)
-        out = Ranked(fused_ids, fused_scores, names, rankings, timings)
+        out = Ranked(fused_ids, fused_scores, names, rankings, timings, encoded=encoded)
         reranker = _RERANKER.get("maxsim")
         if reranker is not None and "colbert" not in names:
             t = time.perf_counter()
@@ -224,8 +249,9 @@ class Planner:
             enc = self.encoders.get(rep) if rep else None
             if enc is not None:
                 wanted.setdefault(id(enc), (enc, []))[1].append(rep)
-        rerank_enc = self.encoders.get("multivector")
-        if rerank_enc is not None and self.snapshot.get("tensors") is not None and (opt is None or opt.rerank is not False):
+        rerank = self.snapshot.get("tensors") is not None and (opt is None or opt.rerank is not False)
+        rerank_enc = self.encoders.get("multivector") if rerank else None  # (encoders may load on first use)
+        if rerank_enc is not None:
             wanted.setdefault(id(rerank_enc), (rerank_enc, []))[1].append("multivector")
         out: dict[str, Any] = {}
         for enc, reps in wanted.values():

@@ -6,6 +6,7 @@ Every stage passes these records, never bare tuples, so a field added later
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,29 @@ class Document:
     pages: list[PageSpan] | None = None
 
 
+_PAGE_URL_TAIL = re.compile(r"/pages/[^/]*\.png$")
+
+
+def id_problem(doc_id: str) -> str | None:
+    """Why ``doc_id`` cannot be a document id (it could not be read back), or None.
+
+    >>> id_problem("report.pdf"), id_problem("   ")
+    (None, 'the id is blank; give every document a non-blank id')
+    >>> id_problem("x.pdf/pages/1.png")
+    "the id 'x.pdf/pages/1.png' ends like a page image URL (/pages/N.png): GET /v1/documents/x.pdf/pages/1.png would ask for a page image of 'x.pdf', never this document; choose another id"
+    """
+    if not doc_id or not doc_id.strip():
+        return "the id is blank; give every document a non-blank id"
+    if any(ord(c) < 32 or ord(c) == 127 for c in doc_id):
+        return f"the id {doc_id[:80]!r} has control characters; use printable characters"
+    tail = _PAGE_URL_TAIL.search(doc_id)
+    if tail:
+        head = doc_id[: tail.start()]
+        return (f"the id {doc_id[:200]!r} ends like a page image URL (/pages/N.png): GET /v1/documents/{doc_id[:200]} "
+                f"would ask for a page image of {head[:200]!r}, never this document; choose another id")
+    return None
+
+
 def lexical_text(doc: Document) -> str:
     """A document's title, a newline and its text (or the text alone): what BM25 indexes and dedupe fingerprints."""
     return f"{doc.title}\n{doc.text}" if doc.title else doc.text
@@ -46,13 +70,16 @@ class LoadProblem:
 
     ``level`` is ``"error"`` when the record was not loaded, ``"warning"`` when it was loaded but
     something was off (an encoding fallback, a skipped file of unknown type). ``line`` is 1-based
-    (a row number for Parquet).
+    (a row number for Parquet). A loader that recognises a document it must not index (a binary file named .txt)
+    sets ``rule`` and ``doc_id``: the ingest reports it as a dropped document with that rule.
     """
 
     source: str
     message: str
     line: int | None = None
     level: str = "error"
+    rule: str | None = None
+    doc_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -103,11 +130,13 @@ class Hit:
     retrievers: dict[str, RetrieverScore] = field(default_factory=dict)
     rerank_score: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    relevance: float | None = None  # on a scale shared by all queries (rag.relevance); what answer floors compare
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "doc_id": self.doc_id,
             "score": self.score,
+            "relevance": self.relevance,
             "rank": self.rank,
             "title": self.title,
             "passage": None

@@ -6,13 +6,16 @@ with, and querying it loads the same ones (or refuses a mismatch with a clear me
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from indexers.folder import IndexFolder, Snapshot
-from rag.ingest import IngestSettings, IngestSummary, ingest
-from rag.loaders import LoadOptions
 from rag.planner import Planner
+
+if TYPE_CHECKING:  # the ingest pipeline is imported where it runs: a search does not need it
+    from rag.ingest import IngestSettings, IngestSummary
+    from rag.loaders import LoadOptions
 
 # profile name -> (encoder profile in rag.encoders.registry, the passage-level indexes it builds)
 PROFILES: dict[str, tuple[str | None, tuple[str, ...]]] = {
@@ -183,6 +186,8 @@ def ingest_paths(
     workers: int = 1,
     model_overrides: dict[str, str] | None = None,
 ) -> IngestSummary:
+    from rag.ingest import IngestSettings, ingest
+
     folder = IndexFolder(index)
     if folder.exists():
         m = folder.read_manifest()
@@ -257,11 +262,51 @@ def open_snapshot(index: str | Path) -> Snapshot:
     return Snapshot.open(index)
 
 
-def open_searcher(index: str | Path, *, device: str = "auto", snapshot: Snapshot | None = None) -> Planner:
+class LazyEncoders(Mapping):
+    """The encoders of a profile, loaded the first time a search needs one (``get`` or ``[]``), not before:
+    asking which representations exist (``in``, iteration) loads nothing, so a BM25-only search, or one
+    without the MaxSim rerank, never loads a model. All of the profile's encoders load together (they usually
+    share one model)."""
+
+    def __init__(self, reps: Sequence[str], load: Callable[[], dict[str, Any]]) -> None:
+        self._reps = list(dict.fromkeys(reps))
+        self._load = load
+        self._encoders: dict[str, Any] | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._encoders is not None
+
+    def __getitem__(self, rep: str) -> Any:
+        if rep not in self._reps:
+            raise KeyError(rep)
+        if self._encoders is None:
+            self._encoders = self._load()
+        return self._encoders[rep]
+
+    def __contains__(self, rep: object) -> bool:
+        return rep in self._reps
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._reps)
+
+    def __len__(self) -> int:
+        return len(self._reps)
+
+
+def open_searcher(index: str | Path, *, device: str = "auto", snapshot: Snapshot | None = None, lazy: bool = True) -> Planner:
+    """A planner over the committed version of ``index``; with ``lazy`` its models load only when a search needs
+    them (see :class:`LazyEncoders`)."""
     snap = snapshot or open_snapshot(index)
     profile = snap.manifest["settings"].get("profile", "bm25")
-    encoders = load_encoders(profile, device=device, models=snap.manifest.get("models"))
-    return Planner(snap, encoders)
+
+    def load() -> dict[str, Any]:
+        return load_encoders(profile, device=device, models=snap.manifest.get("models"))
+
+    if not lazy:
+        return Planner(snap, load())
+    reps = [REP_OF_INDEX[i] for i in profile_indexes(profile)]
+    return Planner(snap, LazyEncoders(reps, load))
 
 
 def delete_ids(index: str | Path, ids: Sequence[str]) -> tuple[list[str], list[str], int]:

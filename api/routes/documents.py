@@ -7,9 +7,7 @@ searches keep being served, and answered only after the commit, with the new ver
 from __future__ import annotations
 
 import logging
-import shutil
 import time
-import uuid
 from pathlib import Path
 from typing import Any, Callable
 
@@ -22,7 +20,7 @@ from api.ingest import BatchIngest, IngestResult, Outcome, delete_document
 from api.kept_files import keep_file, public_source
 from api.schemas import DeleteResponse, DocumentOut, DocumentsRequest, ErrorOut, IngestResponse
 from api.state import AppState
-from api.uploads import ALLOWED_SUFFIXES, SavedFile, receive_files
+from api.uploads import ALLOWED_SUFFIXES, SavedFile, collect_leftovers, receive_files, temp_upload
 
 router = APIRouter(tags=["documents"])
 SERVED_STATUSES = ("indexed", "replaced", "unchanged")
@@ -31,7 +29,8 @@ log = logging.getLogger("latte.api")
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "API key missing or wrong"},
     403: {"model": ErrorOut, "description": "writes are disabled: no API key configured (see the message)"},
-    409: {"model": ErrorOut, "description": "another process holds the index's write lock; retry later"},
+    409: {"model": ErrorOut, "description": "another write (of this server or another process) held the lock past "
+          "LATTE_WRITE_LOCK_TIMEOUT; retry after Retry-After seconds"},
     413: {"model": ErrorOut, "description": "body over LATTE_MAX_BODY_BYTES / LATTE_MAX_UPLOAD_BYTES, or too many files"},
     422: {"model": ErrorOut, "description": "invalid request or over a server limit"},
     503: {"model": ErrorOut, "description": "the server is still loading its models"},
@@ -59,10 +58,25 @@ UPLOAD_BODY = {
 
 
 async def _write(state: AppState, job: Callable[[], IngestResult | Any]) -> Any:
-    """Run ``job`` under the write lock in the threadpool, then serve the committed version before returning."""
+    """Run ``job`` under the write lock in the threadpool, then serve the committed version before returning.
+
+    A write waits at most ``LATTE_WRITE_LOCK_TIMEOUT`` seconds for another write, of this server (the in-process
+    lock) or of another process (the index's flock); then it is refused with 409 and ``Retry-After``."""
+    import asyncio
+
     from indexers.folder import IndexLocked
 
-    async with state.write_lock:
+    timeout = state.settings.write_lock_timeout
+    try:
+        await asyncio.wait_for(state.write_lock.acquire(), timeout=timeout)
+    except (asyncio.TimeoutError, TimeoutError):
+        raise HTTPException(
+            409,
+            f"another write to this index is still running in this server after {timeout:g} s "
+            "(LATTE_WRITE_LOCK_TIMEOUT); retry when it has finished",
+            headers={"Retry-After": "10"},
+        ) from None
+    try:
         try:
             result = await run_in_threadpool(job)
         except IndexLocked:
@@ -74,6 +88,9 @@ async def _write(state: AppState, job: Callable[[], IngestResult | Any]) -> Any:
                 raise HTTPException(409, scrub(str(exc), state.roots)) from None
             raise
         await run_in_threadpool(state.refresh)
+        await run_in_threadpool(collect_leftovers, state.index)  # what a crashed upload left (never one in progress)
+    finally:
+        state.write_lock.release()
     return result
 
 
@@ -123,7 +140,7 @@ async def add_documents(body: DocumentsRequest, state: WritableDep, settings: Se
 
     def job() -> IngestResult:
         with BatchIngest(state.index, profile=state.profile or settings.new_index_profile, encoders=state.encoders or {},
-                         lock_timeout=settings.write_lock_timeout) as batch:
+                         lock_timeout=settings.write_lock_timeout, max_doc_chars=settings.max_doc_chars) as batch:
             for doc in docs:
                 batch.add(doc)
             return batch.finish()
@@ -149,21 +166,29 @@ async def upload_documents(request: Request, state: WritableDep, settings: Setti
     from rag.loaders import LoadOptions, iter_documents
     from rag.records import LoadProblem
 
-    tmp = state.index / "uploads" / f"tmp-{uuid.uuid4().hex}"
     t0 = time.perf_counter()
-    try:
+    with temp_upload(state.index) as tmp:
         saved = await receive_files(request.stream(), request.headers.get("content-type"), tmp, max_files=settings.max_upload_files)
 
         def job() -> tuple[IngestResult, list[dict[str, Any]]]:
             files: list[dict[str, Any]] = []
             created: dict[Path, list[Outcome]] = {}  # PDFs this request kept for the first time -> their documents
+            check_upload_documents(saved, settings.max_batch_docs)
             with BatchIngest(state.index, profile=state.profile or settings.new_index_profile, encoders=state.encoders or {},
-                             lock_timeout=settings.write_lock_timeout) as batch:
+                             lock_timeout=settings.write_lock_timeout, max_doc_chars=settings.max_doc_chars) as batch:
                 for f in saved:
                     entry = _file_entry(f)
                     try:
                         records = iter_documents([f.path], LoadOptions())
                         for rec in records:
+                            if isinstance(rec, LoadProblem) and rec.rule is not None:  # a refused document
+                                rec.source = f.name
+                                rec.message = scrub(rec.message, [str(tmp)])
+                                entry["documents"].append(rec.doc_id)
+                                outcome = batch.add(rec)
+                                if outcome is not None:
+                                    outcome.source = upload_label(f.name)
+                                continue
                             if isinstance(rec, LoadProblem):
                                 rec.source = f.name
                                 entry["problems"].append({"source": f.name, "message": scrub(rec.message, [str(tmp)]),
@@ -189,12 +214,37 @@ async def upload_documents(request: Request, state: WritableDep, settings: Setti
             return result, files
 
         res, files = await _write(state, job)
-    finally:
-        await run_in_threadpool(shutil.rmtree, tmp, True)
     _record(state, res)
     for p in res.problems:
         p.message = scrub(p.message, [str(tmp)])
     return _response(res, t0, files)
+
+
+def count_documents(f: SavedFile) -> int:
+    """Documents an uploaded file holds: one per non-blank line of JSON lines (gzip too), else one."""
+    import gzip
+
+    name = f.name.lower()
+    if not name.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")):
+        return 1
+    opener = gzip.open if name.endswith(".gz") else open
+    try:
+        with opener(f.path, "rb") as fh:
+            return sum(1 for line in fh if line.strip())
+    except (OSError, EOFError):  # a broken gzip: its loader reports it
+        return 1
+
+
+def check_upload_documents(saved: list[SavedFile], limit: int) -> None:
+    """413 before anything is ingested when the files hold more documents than a JSON batch may (LATTE_MAX_BATCH_DOCS)."""
+    total = 0
+    for f in saved:
+        total += count_documents(f)
+        if total > limit:
+            raise HTTPException(
+                413, f"the upload holds more than {limit} documents, this server's limit per request "
+                "(LATTE_MAX_BATCH_DOCS); send them in several requests"
+            )
 
 
 def upload_label(name: str) -> str:

@@ -150,6 +150,12 @@ def _generate(
         trace["pieces"] = len(pieces)
 
 
+def _relevance(hit: Hit) -> float:
+    """What a floor compares: the hit's calibrated relevance, else its score (a hit built by hand)."""
+    rel = getattr(hit, "relevance", None)
+    return hit.score if rel is None else rel
+
+
 def answer(
     question: str,
     hits: Sequence[Hit],
@@ -167,7 +173,8 @@ def answer(
 ) -> Answer | Iterator[AnswerEvent]:
     """Answer ``question`` from ``hits`` (ranked, best first) with cited sources.
 
-    ``floor``: hits must score strictly above it (``Hit.score``) to be used; None keeps every hit.
+    ``floor``: hits must have a relevance strictly above it (``Hit.relevance``: a scale shared by all queries, see
+    ``rag.relevance``; ``Hit.score`` for a hit without one) to be used; None keeps every hit.
     ``template_reserve``: tokens kept for chat-template role markers when the generator cannot count its
     whole prompt exactly (``count_prompt_tokens``). ``max_sources``: at most this many passages go to the
     model even when more fit (each costs prompt-processing time before the first token). Returns an ``Answer``, or with ``stream=True`` an
@@ -177,7 +184,7 @@ def answer(
     _check_args(question, hits, max_tokens, temperature, floor)
     t0 = time.perf_counter()
     trace: dict[str, Any] = {"hits": len(hits), "floor": floor, "timings_ms": {}}
-    eligible = [h for h in hits if floor is None or h.score > floor]
+    eligible = [h for h in hits if floor is None or _relevance(h) > floor]
     usable, skipped = usable_hits(eligible)
     trace["dropped"] = skipped
 
@@ -185,7 +192,7 @@ def answer(
     if not hits:
         result = _no_answer(NO_HITS_TEXT, {**trace, "reason": "no_hits"})
     elif not eligible:
-        best = max(h.score for h in hits)
+        best = max(_relevance(h) for h in hits)
         result = _no_answer(BELOW_FLOOR_TEXT.format(floor=floor), {**trace, "reason": "below_floor", "best_score": best})
     elif not usable:
         result = _no_answer(NO_PASSAGE_TEXT, {**trace, "reason": "no_passage"})

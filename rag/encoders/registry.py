@@ -201,6 +201,12 @@ def _output_extra(extra: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in extra.items() if k not in _NON_OUTPUT_EXTRA and "max_len" not in k and "maxlen" not in k}
 
 
+def _models_env() -> str:
+    from rag.encoders.resolve import MODELS_DIR_ENV
+
+    return f"${MODELS_DIR_ENV}"
+
+
 def check_compatible(recorded: EncoderInfo | dict[str, Any], current: EncoderInfo) -> None:
     """Raise ``IncompatibleModel`` unless ``current`` encodes like the encoder that ``recorded`` describes.
 
@@ -222,6 +228,7 @@ def check_compatible(recorded: EncoderInfo | dict[str, Any], current: EncoderInf
     if differences:
         raise IncompatibleModel(
             f"the index was built with encoder {recorded.name!r} ({recorded.kind}), which does not match the current "
-            f"encoder {current.name!r} ({current.kind}): {'; '.join(differences)}. Query with the model the index was "
-            f"built with (--model {recorded.name}), or rebuild the index with the current model."
+            f"encoder {current.name!r} ({current.kind}): {'; '.join(differences)}. Make the model the index was built "
+            f"with available ({recorded.name!r}: a folder under {_models_env()} or in the Hugging Face cache), or rebuild "
+            f"the index with the current model (latte ingest PATH --index NEW_DIR --dense-model / --tensor-model MODEL)."
         )

@@ -161,6 +161,8 @@ def resolve_model(name_or_path: str, *, models_dir: Path | None = None) -> Path:
 
     raise ModelNotFound(
         f"model {given!r} not found locally (looked in: {'; '.join(looked)}).{download_note} "
-        f"Download it on a machine with internet (huggingface-cli download {name} --local-dir DIR) "
-        f"and pass --model DIR or set {MODELS_DIR_ENV}."
+        f"Download it on a machine with internet (huggingface-cli download {name} --local-dir "
+        f"MODELS/{name.rsplit('/', 1)[-1]}), copy MODELS here and set {MODELS_DIR_ENV}=MODELS (the server: "
+        f"LATTE_MODELS_DIR), or give the folder itself where a model is named (latte ingest --dense-model DIR "
+        f"or --tensor-model DIR)."
     ) from download_error

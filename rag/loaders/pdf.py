@@ -21,6 +21,31 @@ def _import_pdfium() -> Any:
     return pypdfium2
 
 
+#: metadata titles that say nothing about the document (compared lower-cased, without punctuation at the ends)
+GENERIC_TITLES = {"document", "untitled", "title", "pdf", "slide 1", "powerpoint presentation", "presentation",
+                  "microsoft word document", "report", "no title", "none", "unknown"}
+_GENERATED_PREFIXES = ("microsoft word - ", "microsoft powerpoint - ", "untitled-")
+
+
+def pdf_title(metadata_title: str | None, file_stem: str) -> str:
+    """The title of a PDF: its metadata title when it names the document (at least two words with letters, not
+    an editor's default such as "Document" or "Microsoft Word - x.docx"), else its file name (underscores as spaces).
+    An accession number or a date is not a title.
+
+    >>> pdf_title("0001552781-23-000042", "EBAY_2023Q1_8K"), pdf_title("Document", "costco-q1")
+    ('EBAY 2023Q1 8K', 'costco-q1')
+    >>> pdf_title("Q3 Report", "a"), pdf_title("Microsoft Word - draft v2.docx", "Plan_B"), pdf_title(None, "x_y")
+    ('Q3 Report', 'Plan B', 'x y')
+    """
+    name = file_stem.replace("_", " ").strip() or file_stem
+    title = " ".join((metadata_title or "").split())
+    words = [w for w in title.split() if any(c.isalpha() for c in w)]
+    low = title.lower().strip(" .-_:")
+    if len(words) < 2 or low in GENERIC_TITLES or low.startswith(_GENERATED_PREFIXES):
+        return name
+    return title
+
+
 def join_pages(page_texts: list[str]) -> tuple[str, list[PageSpan]]:
     """Join page texts with a blank line; span ``i`` is where page ``i + 1`` lies in the result.
 
@@ -78,7 +103,7 @@ def load_pdf(path: Path, doc_id: str, password: str | None) -> Iterator[Document
         yield LoadProblem(source, _open_error(err, pdfium, password))
         return
     try:
-        title = str(pdf.get_metadata_dict().get("Title") or "").strip() or path.stem
+        title = pdf_title(str(pdf.get_metadata_dict().get("Title") or ""), path.stem)
         texts = []
         for index in range(len(pdf)):
             try:

@@ -8,6 +8,7 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
+from rag.loaders.binary import binary_reason
 from rag.records import Document, LoadProblem
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
@@ -101,6 +102,10 @@ def load_text(path: Path, doc_id: str, fallbacks: tuple[str, ...]) -> Iterator[D
     source = str(path)
     data = path.read_bytes()
     text, encoding, bad = decode_bytes(data, fallbacks)
+    reason = binary_reason(text)
+    if reason is not None:  # dropped with its own rule, not indexed as latin-1 garbage
+        yield LoadProblem(source, f"{reason}; not indexed (a binary file with a text name?)", rule="binary", doc_id=doc_id)
+        return
     if bad is not None:
         yield LoadProblem(
             source,

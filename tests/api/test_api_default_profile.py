@@ -81,3 +81,36 @@ def test_shared_encoder_is_safe_under_concurrent_use(minilm_index):
     # chunks batch (and pad) differently: equal up to the encoder's numeric noise (bf16 on CPUs that have it)
     assert np.min(np.sum(got_d * want_d, axis=1)) > 0.999
     assert len(got_q) == 8 and all(float(v @ want_q[i]) > 0.999 for i, v in got_q.items())
+
+
+@pytest.mark.slow
+def test_a_query_goes_before_the_next_document_chunk(minilm_index):
+    """A query that arrives while an ingest encodes runs right after the chunk in progress, not after the ingest."""
+    from api.encoders import SharedEncoder
+    from rag.service import load_encoders
+
+    base = load_encoders("default", device="cpu")["dense"]
+    calls: list[tuple[str, int]] = []
+
+    class Recording:  # the real encoder, with a log of its calls
+        info = base.info
+
+        def encode(self, texts, *, kind, want, batch_size=32):
+            calls.append((kind, len(texts)))
+            if len(calls) == 1:  # hold the first document chunk until the query waits for the model
+                for _ in range(6000):
+                    if shared.lock.queries_waiting:
+                        break
+                    threading.Event().wait(0.01)
+            return base.encode(texts, kind=kind, want=want, batch_size=batch_size)
+
+    shared = SharedEncoder(Recording(), chunk=4)
+    docs = [make_text(200 + i, n_words=40) for i in range(20)]
+    t = threading.Thread(target=lambda: shared.encode(docs, kind="document", want=("dense",)))
+    t.start()
+    while not calls:
+        threading.Event().wait(0.01)
+    q = shared.encode(["a question"], kind="query", want=("dense",)).dense
+    t.join()
+    assert q.shape == (1, base.info.dense_dim)
+    assert calls[:3] == [("document", 4), ("query", 1), ("document", 4)] and len(calls) == 6

@@ -168,3 +168,63 @@ def test_upload_the_shared_sec_pdfs(writable):
         assert all(h["page_image_url"].endswith(f"/pages/{h['passage']['page']}.png") for h in pdf_hits)
     index = Path(writable.state.settings.index)
     assert len(list((index / "files").glob("*.pdf"))) == len(pdfs)  # each PDF kept once, by content
+
+
+def test_leftover_upload_folders_are_collected_at_start_up_and_commit(tmp_path):
+    """Temporary upload folders a killed server left behind are removed when a server starts and after each commit;
+    one an upload in progress holds (its flock), here or in another process, is left alone."""
+    import fcntl
+    import os
+
+    from api.settings import Settings
+    from api.uploads import LOCK_NAME
+
+    index = build_index(tmp_path / "u", make_rows(5))
+    uploads = index / "uploads"
+    crashed = uploads / "tmp-0123abcd"  # a server killed mid-upload: a partial file, nobody holds the lock
+    crashed.mkdir(parents=True)
+    (crashed / "big.txt").write_bytes(b"x" * 100_000)
+    (crashed / LOCK_NAME).touch()
+    older = uploads / "tmp-from-an-older-latte"  # no lock file at all
+    older.mkdir()
+    (older / "a.pdf").write_bytes(b"%PDF")
+    busy = uploads / "tmp-in-progress"
+    busy.mkdir()
+    fd = os.open(busy / LOCK_NAME, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # as a running upload (of another server process) holds it
+    (uploads / "not-ours.txt").write_text("kept")
+    try:
+        with live_server(Settings(index=index, api_keys=[KEY])) as live:
+            assert sorted(p.name for p in uploads.iterdir()) == ["not-ours.txt", "tmp-in-progress"]
+            fcntl.flock(fd, fcntl.LOCK_UN)  # that upload's server died
+            with live.client(headers=AUTH) as c:
+                r = c.post("/v1/documents", json={"documents": [{"id": "n1", "text": make_text(800)}]})
+                assert r.status_code == 200
+            assert sorted(p.name for p in uploads.iterdir()) == ["not-ours.txt"]
+    finally:
+        os.close(fd)
+
+
+def test_a_binary_upload_is_dropped_with_its_own_rule(writable):
+    import numpy as np
+
+    junk = np.random.default_rng(1).integers(0, 256, 30_000, dtype=np.uint8).tobytes()
+    with writable.client(headers=AUTH) as c:
+        r = c.post("/v1/documents/upload", files=[("files", ("notes.txt", junk, "text/plain"))])
+        assert r.status_code == 200, r.text
+        (out,) = r.json()["results"]
+        assert (out["id"], out["status"], out["rule"]) == ("notes.txt", "dropped", "binary")
+        assert out["detail"].startswith("binary content") and out["source"] == "upload:notes.txt"
+        assert r.json()["files"][0]["documents"] == ["notes.txt"] and r.json()["problems"] == []
+        assert c.get("/v1/documents/notes.txt").status_code == 404
+
+
+def test_ids_that_cannot_be_read_back_are_refused(writable):
+    with writable.client(headers=AUTH) as c:
+        for bad, words in [("x.pdf/pages/1.png", "page image URL"), ("   ", "blank")]:
+            r = c.post("/v1/documents", json={"documents": [{"id": bad, "text": make_text(950)}]})
+            assert r.status_code == 422 and words in json.dumps(r.json()["detail"]), r.text
+        rows = json.dumps({"_id": "y/pages/2.png", "text": make_text(951)}) + "\n"
+        r = c.post("/v1/documents/upload", files=[("files", ("ids.jsonl", rows.encode(), "application/json"))])
+        (out,) = r.json()["results"]
+        assert (out["status"], out["rule"]) == ("dropped", "invalid_id") and "page image URL" in out["detail"]

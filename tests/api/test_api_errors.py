@@ -66,3 +66,50 @@ def test_missing_index_at_start_is_reported_not_leaked(tmp_path):
         r = c.post("/v1/search", json={"query": "x"})
         assert r.status_code == 503 and str(tmp_path) not in r.text
         assert c.get("/healthz").status_code == 200
+
+
+BAD_BODIES = [
+    ("/v1/search", '{"query": "x", "k": 1e400}', "k"),
+    ("/v1/search", '{"query": "x", "rrf_k": NaN}', "rrf_k"),
+    ("/v1/search", '{"query": "x", "depth": -Infinity}', "depth"),
+    ("/v1/search", '{"query": "x", "filters": {"year": Infinity}}', "filters"),
+    ("/v1/search", '{"query": "x", "weights": {"bm25": 1e999}}', "weights"),
+    ("/v1/search", '{"query": "\\ud800"}', "query"),
+    ("/v1/search", '{"query": "ok \\udfff ok", "mode": "\\ud800"}', "query"),
+    ("/v1/answer", '{"question": "\\udc00?", "k": 1e400}', "question"),
+    ("/v1/documents", '{"documents": [{"id": "\\ud800", "text": "some text here"}]}', "id"),
+    ("/v1/documents", '{"documents": [{"id": "a", "text": "\\ud800 text"}]}', "text"),
+    ("/v1/documents", '{"documents": [{"id": "a", "text": "t", "metadata": {"x": Infinity}}]}', "metadata"),
+    ("/v1/documents", '{"documents": [{"id": "a", "text": "t", "metadata": {"x": ["\\ud800"]}}]}', "metadata"),
+    ("/v1/documents", '{"documents": [{"id": "a", "text": "t", "metadata": {"\\udc00": 1}}]}', "metadata"),
+]
+
+
+def test_non_finite_numbers_and_lone_surrogates_are_422_never_500(server):
+    """Both used to fail inside the 422 handler, which echoed the input (inf and lone surrogates cannot be encoded)."""
+    from api_live import KEY
+
+    headers = {"content-type": "application/json", "Authorization": f"Bearer {KEY}"}
+    with server.client() as c:
+        for path, body, field in BAD_BODIES:
+            r = c.post(path, content=body.encode("ascii"), headers=headers)
+            assert r.status_code == 422, (path, body, r.status_code, r.text)
+            detail = r.json()["detail"]
+            assert any(field in ".".join(map(str, e["loc"])) + e["msg"] for e in detail), (body, detail)
+            assert r.json()["request_id"] == r.headers["x-request-id"]
+
+
+def test_validation_errors_never_echo_the_input_unbounded(server):
+    """A 100 KB query of the wrong type (and 1,000 wrong documents) give small 422 bodies that say what was cut."""
+    from api_live import KEY
+
+    with server.client() as c:
+        r = c.post("/v1/search", json={"query": ["x" * 100_000]})
+        assert r.status_code == 422 and len(r.content) < 4_000, len(r.content)
+        assert "characters)" in r.text  # the echo says how much was cut
+        r = c.post("/v1/search", json={"query": "x", "k": "9" * 100_000})
+        assert r.status_code == 422 and len(r.content) < 4_000, len(r.content)
+        docs = [{"id": i, "text": 5} for i in range(1000)]
+        r = c.post("/v1/documents", json={"documents": docs}, headers={"Authorization": f"Bearer {KEY}"})
+        assert r.status_code == 422 and len(r.content) < 20_000, len(r.content)
+        assert r.json()["detail"][-1]["type"] == "more_errors"

@@ -63,3 +63,33 @@ def test_batch_and_document_limits_are_422(small):
         assert r.status_code == 422
         r = c.post("/v1/documents", json={"documents": [{"id": "bad\nid", "text": "alpha"}]})
         assert r.status_code == 422
+
+
+def test_uploads_have_the_limits_of_json_batches(tmp_path):
+    """LATTE_MAX_DOC_CHARS and LATTE_MAX_BATCH_DOCS apply to uploads too: a text file over the length is dropped
+    with a message naming the setting, and files holding too many documents are refused before anything is indexed."""
+    import json
+
+    from api.settings import Settings
+    from api_live import build_index, make_rows
+
+    index = build_index(tmp_path / "u", make_rows(3))
+    settings = Settings(index=index, api_keys=[KEY], max_batch_docs=3, max_doc_chars=2000)
+    with live_server(settings) as live, live.client(headers=AUTH) as c:
+        files = [("files", ("long.txt", ("word " * 1000).encode(), "text/plain")),
+                 ("files", ("short.txt", make_text(901).encode(), "text/plain"))]
+        r = c.post("/v1/documents/upload", files=files)
+        assert r.status_code == 200, r.text
+        out = {o["id"]: o for o in r.json()["results"]}
+        assert out["short.txt"]["status"] == "indexed"
+        assert out["long.txt"]["status"] == "dropped" and out["long.txt"]["rule"] == "too_long"
+        assert "LATTE_MAX_DOC_CHARS" in out["long.txt"]["detail"] and "5,000 characters" in out["long.txt"]["detail"]
+        assert c.get("/v1/documents/long.txt").status_code == 404
+        version = c.get("/v1/index").json()["version"]
+        rows = "".join(json.dumps({"_id": f"j{i}", "text": make_text(910 + i)}) + "\n" for i in range(3))
+        files = [("files", ("a.jsonl", rows.encode(), "application/json")),
+                 ("files", ("b.txt", make_text(920).encode(), "text/plain"))]
+        r = c.post("/v1/documents/upload", files=files)
+        assert r.status_code == 413 and "LATTE_MAX_BATCH_DOCS" in r.json()["detail"], r.text
+        assert c.get("/v1/index").json()["version"] == version  # nothing was committed
+        assert c.get("/v1/documents/j0").status_code == 404

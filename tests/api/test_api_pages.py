@@ -77,7 +77,8 @@ def test_upload_keeps_the_pdf_and_a_hit_links_its_page_image(pdf_server):
     with pdf_server.client() as c:
         doc = c.get(f"/v1/documents/{EBAY.name}").json()
         assert doc["source"] == f"files/{digest}.pdf" and doc["metadata"]["path"] == f"upload:{EBAY.name}"
-        assert doc["title"] == "0001552781-23-000042"  # the PDF's own Title, as before keeping files
+        # its metadata Title is an accession number (0001552781-23-000042): the file name is the title
+        assert doc["title"] == EBAY.stem.replace("_", " ")
 
         hits = c.post("/v1/search", json={"query": PAGE2_QUERY, "k": 3}).json()["hits"]
         top = hits[0]

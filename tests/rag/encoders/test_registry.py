@@ -138,6 +138,9 @@ def test_different_weights_are_refused(st_info, tiny_st_path, tmp_path):
         check_compatible(st_info, current)
     message = str(info.value)
     assert "fingerprint" in message and str(tiny_st_path) in message and "rebuild the index" in message
+    from test_resolve import assert_real_latte_options
+
+    assert_real_latte_options(message)
 
 
 def test_different_settings_and_kinds_are_refused(st_info, tiny_bge_m3_path):

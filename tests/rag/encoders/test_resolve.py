@@ -96,6 +96,21 @@ def test_canonical_names():
     assert canonical_name("org/unknown") == "org/unknown"
 
 
+def assert_real_latte_options(message: str) -> None:
+    """Every ``--option`` a message tells the user to pass exists on some ``latte`` command (it once said
+    ``--model DIR``, which none has); ``--local-dir`` belongs to huggingface-cli."""
+    import re
+
+    import typer
+
+    from rag.cli import app
+
+    group = typer.main.get_command(app)
+    options = {opt for cmd in group.commands.values() for p in cmd.params for opt in p.opts}
+    named = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", message)) - {"--local-dir"}
+    assert named and named <= options, named - options
+
+
 def test_missing_model_offline_names_model_places_and_fix_without_network(empty_hub, no_network, tmp_path):
     with pytest.raises(ModelNotFound) as info:
         resolve_model("BAAI/bge-m3", models_dir=tmp_path / "models")
@@ -103,8 +118,10 @@ def test_missing_model_offline_names_model_places_and_fix_without_network(empty_
     assert "model 'BAAI/bge-m3' not found locally" in message
     assert str(tmp_path / "models" / "BAAI--bge-m3") in message  # every place looked is named
     assert str(empty_hub) in message
-    assert "huggingface-cli download BAAI/bge-m3 --local-dir DIR" in message
-    assert "LATTE_MODELS_DIR" in message and "--model DIR" in message
+    assert "huggingface-cli download BAAI/bge-m3 --local-dir MODELS/bge-m3" in message
+    assert "LATTE_MODELS_DIR=MODELS" in message
+    assert models_dir_candidates("BAAI/bge-m3", Path("MODELS"))[-1] == Path("MODELS/bge-m3")  # where it is looked for
+    assert_real_latte_options(message)
     assert "HF_HUB_OFFLINE=1" in message
     assert no_network == []
 
