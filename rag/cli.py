@@ -285,8 +285,8 @@ def plaid_build(
 
 @app.command("eval")
 def eval_cmd(
-    dataset: str = typer.Option("beir", help="beir|mldr"),
-    data_dir: Path = typer.Option(..., help="dataset folder (BEIR layout, or MLDR's official layout)"),
+    dataset: str = typer.Option("beir", help="beir|mldr|pdf-pages (PDFs in DIR/pdfs ingested by latte, pages judged)"),
+    data_dir: Path = typer.Option(..., help="dataset folder (BEIR layout, MLDR's official layout, or pdfs/ + queries + qrels)"),
     split: str = typer.Option("test"),
     lang: str = typer.Option("en", help="MLDR language"),
     pipelines: str = typer.Option("bm25", help="comma-separated pipelines, e.g. bm25,dense,bm25+dense,bm25+dense+colbert"),
@@ -300,9 +300,13 @@ def eval_cmd(
     rerank_weight: float = typer.Option(0.65, help="MaxSim share for rrf/weighted combination"),
     depth: int = typer.Option(1000, help="first-stage depth per retriever"),
     device: str = typer.Option("auto"),
+    unit: Optional[str] = typer.Option(None, help="document|passage|page (default: what the dataset judges)"),
+    pages_as_documents: bool = typer.Option(
+        False, "--pages-as-documents", help="pdf-pages only: ingest every page as its own document (the reference)"
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Evaluate retrieval pipelines with ir-measures (nDCG@10, R@100, R@1000, MRR@10)."""
+    """Evaluate retrieval pipelines with ir-measures (nDCG@10, R@100, R@1000, MRR@10; pages: R@10 for R@1000)."""
     from evals.runner import run_eval
 
     res = run_eval(
@@ -310,7 +314,7 @@ def eval_cmd(
         pipelines=[p.strip() for p in pipelines.split(",") if p.strip()],
         index=index, out_dir=out_dir, profile=profile, max_queries=max_queries, rerank_depth=rerank_depth,
         quantization=quantization, depth=depth, device=device, progress=not as_json,
-        rerank_combine=rerank_combine, rerank_weight=rerank_weight,
+        rerank_combine=rerank_combine, rerank_weight=rerank_weight, unit=unit, pages_as_documents=pages_as_documents,
     )
     if as_json:
         _print_json(res)

@@ -20,6 +20,10 @@ from rag.filters import allowed_mask
 from rag.fusion import FUSIONS
 from rag.records import Hit, Passage, RetrieverScore
 from rag.snippets import best_passage_lexical
+from rag.units import PassageTable, aggregate, check_unit, decode, page_span, unit_keys
+
+# passages fetched per wanted page at the page unit (a page holds a few passages; several may match)
+PAGE_FETCH = 4
 
 
 @dataclass
@@ -40,6 +44,9 @@ class SearchOptions:
     maxsim_mode: str = "best_passage"  # best_passage | cross_passage (MaxSim over all of a document's tokens)
     backend: str = "auto"  # MaxSim backend: auto | cpu | cuda | triton | reference
     filters: dict[str, Any] | None = None
+    # what one hit is: document (its best passage decides), passage, or page (a PDF page scores as its best
+    # passage; other documents' passages stand for themselves). See rag/units.py
+    unit: str = "document"
 
 
 @dataclass
@@ -87,14 +94,25 @@ class Retriever(Protocol):
 
 
 class BM25Retriever:
+    """Document BM25; passages from the passage-level BM25 index (``bm25_passages``) where the index has one."""
+
     name = "bm25"
 
-    def __init__(self, index: Any) -> None:
+    def __init__(self, index: Any, passages: Any = None) -> None:
         self.index = index
+        self.passages = passages
 
     def retrieve(self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None) -> Ranking:
         docnos, scores = self.index.search(query, n, allowed=allowed)
         return Ranking(docnos, scores)
+
+    def retrieve_passages(
+        self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Top passages (docnos, ordinals, scores); None when the index predates passage BM25."""
+        if self.passages is None:
+            return None
+        return self.passages.search_passages(query, n, allowed=allowed)
 
 
 class PassageRetriever:
@@ -113,6 +131,14 @@ class PassageRetriever:
         docnos, scores, best = self.index.search(q, n, allowed=allowed, n_docnos=self.n_docnos)
         return Ranking(docnos, scores, best)
 
+    def retrieve_passages(
+        self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        q = encoded.get(self.representation)
+        if q is None:
+            raise RuntimeError(f"the {self.name} retriever needs a {self.representation} query encoder; none is loaded")
+        return self.index.search_passages(q, n, allowed=allowed, n_docnos=self.n_docnos)
+
 
 class Planner:
     """Search one committed snapshot. ``encoders`` maps representation -> encoder for the query side."""
@@ -122,7 +148,7 @@ class Planner:
         self.encoders = encoders or {}
         self.retrievers: dict[str, Retriever] = {}
         if snapshot.get("bm25") is not None:
-            self.retrievers["bm25"] = BM25Retriever(snapshot["bm25"])
+            self.retrievers["bm25"] = BM25Retriever(snapshot["bm25"], snapshot.get("bm25_passages"))
         n_docnos = int(snapshot.manifest.get("next_docno", 0))
         for name, rep in (("dense", "dense"), ("sparse", "sparse")):
             if snapshot.get(name) is not None and rep in self.encoders:
@@ -131,6 +157,14 @@ class Planner:
             r = make(snapshot, self.encoders)
             if r is not None:
                 self.retrievers[name] = r
+        self._table: PassageTable | None = None
+
+    @property
+    def passage_table(self) -> PassageTable:
+        """Pages of passages and passages of pages (built on first use at the passage or page unit)."""
+        if self._table is None:
+            self._table = PassageTable(self.docs)
+        return self._table
 
     @property
     def docs(self) -> Any:
@@ -157,9 +191,8 @@ class Planner:
         opt = options or SearchOptions()
         r = self.rank(query, opt)
         t = time.perf_counter()
-        hits = self._hits(
-            query, r.docnos[: opt.k], r.scores[: opt.k], r.rankings, r.rerank_scores, r.rerank_passages
-        )
+        make = self._hits if opt.unit == "document" else self._unit_hits
+        hits = make(query, r.docnos[: opt.k], r.scores[: opt.k], r.rankings, r.rerank_scores, r.rerank_passages)
         r.timings_ms["hits"] = _ms(t)
         return SearchResult(query, hits, r.names, r.timings_ms, self.snapshot.version)
 
@@ -171,6 +204,7 @@ class Planner:
             raise ValueError("k must be at least 1")
         if opt.fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {opt.fusion!r}; choose one of {sorted(FUSIONS)}")
+        check_unit(opt.unit)
         timings: dict[str, float] = {}
         names = self.resolve_mode(opt.mode)
         t = time.perf_counter()
@@ -182,7 +216,10 @@ class Planner:
         depth = max(opt.depth, opt.k)
         for name in names:
             t = time.perf_counter()
-            rankings[name] = self.retrievers[name].retrieve(query, encoded, depth, allowed)
+            if opt.unit == "document":
+                rankings[name] = self.retrievers[name].retrieve(query, encoded, depth, allowed)
+            else:
+                rankings[name] = self._retrieve_unit(name, query, encoded, depth, allowed, opt.unit)
             timings[name] = _ms(t)
         t = time.perf_counter()
         if len(rankings) == 1:
@@ -204,6 +241,39 @@ class Planner:
                 out.docnos, out.scores, out.rerank_scores, out.rerank_passages = res
                 timings["rerank"] = _ms(t)
         return out
+
+    def _retrieve_unit(
+        self, name: str, query: str, encoded: dict[str, Any], depth: int, allowed: np.ndarray | None, unit: str
+    ) -> Ranking:
+        """One retriever's ranking of passages or pages: its passage hits, aggregated to the unit (max)."""
+        r = self.retrievers[name]
+        fetch = getattr(r, "retrieve_passages", None)
+        # a page holds several passages: fetch more passages than the pages wanted
+        n = depth * (PAGE_FETCH if unit == "page" else 1)
+        hits = fetch(query, encoded, n, allowed) if fetch is not None else None
+        if hits is None:
+            if name != "bm25":
+                raise ValueError(f"the {name} retriever ranks documents only; use unit=document with it")
+            hits = self._bm25_passages_fallback(query, n, allowed)
+        docnos, ordinals, scores = hits
+        pages = self.passage_table.pages(docnos, ordinals) if unit == "page" else np.zeros(len(docnos), np.int64)
+        keys, agg, best = aggregate(unit_keys(unit, docnos, ordinals, pages), ordinals, scores, depth)
+        return Ranking(keys, agg, best)
+
+    def _bm25_passages_fallback(
+        self, query: str, n: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For an index written before passage BM25: document BM25, then each document's lexically best passage
+        (one passage per document, in document order)."""
+        bm25 = self.snapshot["bm25"]
+        docnos, scores = bm25.search(query, n, allowed=allowed)
+        q_terms = bm25.analyzer.tokens(query)
+        idf = self._idf(q_terms)
+        ords = []
+        for d in docnos.tolist():
+            p = best_passage_lexical(q_terms, self.docs.passages(d), bm25.analyzer.tokens, idf)
+            ords.append(p.ordinal if p is not None else 0)
+        return np.asarray(docnos, np.int64), np.array(ords, dtype=np.int64), np.asarray(scores, np.float32)
 
     def encode_query(self, query: str, names: list[str], opt: SearchOptions | None = None) -> dict[str, Any]:
         """Encode the query once per distinct encoder serving the chosen retrievers."""
@@ -269,6 +339,58 @@ class Planner:
                     },
                     rerank_score=rerank_scores.get(d),
                     metadata=json.loads(row["metadata"]),
+                )
+            )
+        return hits
+
+    def _unit_hits(
+        self,
+        query: str,
+        keys: np.ndarray,
+        scores: np.ndarray,
+        rankings: dict[str, Ranking],
+        rerank_scores: dict[int, float],
+        rerank_passages: dict[int, int],
+    ) -> list[Hit]:
+        """Hits for passage or page keys: the passage (or the page: its span and text, with its best passage's
+        ordinal), its document, and each retriever's rank of that unit."""
+        ranks = {
+            name: {int(d): (i + 1, float(s)) for i, (d, s) in enumerate(zip(r.docnos, r.scores))}
+            for name, r in rankings.items()
+        }
+        hits: list[Hit] = []
+        for rank, (k, s) in enumerate(zip(keys.tolist(), scores.tolist()), start=1):
+            docno, ordinal, page = decode(k)
+            row = self.docs.row(docno)
+            if ordinal is None:  # a page: its best passage names the ordinal
+                ordinal = rerank_passages.get(k)
+                if ordinal is None:
+                    ordinal = next((r.passages[k] for r in rankings.values() if r.passages and k in r.passages), None)
+                span = page_span(row, page)
+                if span is None:
+                    continue
+                if ordinal is None:
+                    ords = self.passage_table.ordinals_of_page(docno, page)
+                    ordinal = int(ords[0]) if len(ords) else 0
+                passage = Passage(row["id"], int(ordinal), span[0], span[1], row["text"][span[0] : span[1]], page)
+                unit = "page"
+            else:
+                passages = self.docs.passages(docno, row["text"])
+                if not 0 <= ordinal < len(passages):
+                    continue
+                passage = passages[ordinal]
+                unit = "passage"
+            hits.append(
+                Hit(
+                    doc_id=row["id"],
+                    score=float(s),
+                    rank=len(hits) + 1,
+                    title=row["title"],
+                    passage=passage,
+                    retrievers={name: RetrieverScore(*ranks[name][k]) for name in rankings if k in ranks[name]},
+                    rerank_score=rerank_scores.get(k),
+                    metadata=json.loads(row["metadata"]),
+                    unit=unit,
                 )
             )
         return hits
