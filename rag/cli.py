@@ -121,10 +121,11 @@ def search(
     rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank", help="MaxSim rerank (default: on where tensors exist)"),
     rerank_depth: int = typer.Option(100, help="fused candidates reranked by MaxSim"),
     filters: Optional[list[str]] = typer.Option(None, "--filter", help="FIELD=VALUE or a JSON object; repeatable"),
+    unit: str = typer.Option("document", help="document|passage|page: what a hit is (page: PDF pages)"),
     device: str = typer.Option("auto", help="auto|cpu|cuda[:n] for the query encoder"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Search an index and print ranked documents with scores, title and best passage."""
+    """Search an index and print ranked documents (or passages, or PDF pages) with scores, title and passage."""
     from rag.planner import SearchOptions
     from rag.service import open_searcher
 
@@ -133,7 +134,7 @@ def search(
         query,
         SearchOptions(
             k=k, mode=mode, depth=depth, fusion=fusion, rerank=rerank, rerank_depth=rerank_depth,
-            filters=_parse_filters(filters),
+            filters=_parse_filters(filters), unit=unit,
         ),
     )
     if as_json:
@@ -142,11 +143,13 @@ def search(
     t = Table(title=f"{query!r} — {'+'.join(res.retrievers)} (version {res.version})")
     t.add_column("#", justify="right")
     t.add_column("score", justify="right")
-    t.add_column("document")
-    t.add_column("best passage")
+    t.add_column(unit)
+    t.add_column("best passage" if unit == "document" else "text")
     for h in res.hits:
         snippet = (h.passage.text[:220] + "…") if h.passage and len(h.passage.text) > 220 else (h.passage.text if h.passage else "")
         where = f" p.{h.passage.page}" if h.passage and h.passage.page else ""
+        if unit == "passage" and h.passage:
+            where += f" #{h.passage.ordinal}"
         trace = " ".join(f"{n}#{r.rank}" for n, r in h.retrievers.items())
         t.add_row(str(h.rank), f"{h.score:.4f}", f"[bold]{h.doc_id}[/]{where}\n{h.title}\n[dim]{trace}[/]", snippet)
     out.print(t)
@@ -158,6 +161,10 @@ def ask(
     index: Path = INDEX_OPT,
     k: int = typer.Option(8, "-k", help="hits retrieved to ground the answer"),
     mode: str = typer.Option("auto"),
+    unit: str = typer.Option(
+        "passage", help="passage|page|document: the sources (best passages across the collection, PDF pages, or "
+        "each document's best passage)"
+    ),
     llm_model: Optional[str] = typer.Option(None, envvar="LATTE_LLM_MODEL", help="GGUF file run in-process (llama.cpp)"),
     llm_url: Optional[str] = typer.Option(None, envvar="LATTE_LLM_URL", help="OpenAI-compatible server base URL"),
     llm_name: str = typer.Option("local", envvar="LATTE_LLM_NAME", help="model name sent to the server"),
@@ -174,7 +181,7 @@ def ask(
     from rag.service import make_generator, open_searcher
 
     planner = open_searcher(index, device=device)
-    res = planner.search(question, SearchOptions(k=k, mode=mode))
+    res = planner.search(question, SearchOptions(k=k, mode=mode, unit=unit))
     gen = make_generator(llm_model=llm_model, llm_url=llm_url, llm_name=llm_name, n_ctx=n_ctx)
     if stream and not as_json:
         final = None

@@ -1,4 +1,5 @@
-"""PDF files through pypdfium2: text per page, pages joined, page spans kept for citations."""
+"""PDF files through pypdfium2: text per page, repaired (ligatures, hyphenation, running headers and footers;
+see ``rag/loaders/pdf_text.py``), pages joined, page spans kept for citations."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rag.loaders.pdf_text import repair_pages
 from rag.loaders.text import normalize_newlines
 from rag.records import Document, LoadProblem, PageSpan
 
@@ -88,14 +90,16 @@ def load_pdf(path: Path, doc_id: str, password: str | None) -> Iterator[Document
                 yield LoadProblem(source, f"page {index + 1} could not be read ({err}); left empty", level="warning")
     finally:
         pdf.close()
+    unmapped = sum(t.count(UNMAPPED_CHAR) for t in texts)
+    texts = repair_pages(texts)
     text, spans = join_pages(texts)
     if texts and not text.strip():
         yield LoadProblem(source, "PDF has no text layer (scanned pages?); OCR is not done here", level="warning")
-    unmapped = text.count(UNMAPPED_CHAR)
     if unmapped:
         yield LoadProblem(
             source,
-            f"{unmapped} characters PDFium could not map to Unicode (often ligatures such as 'fi') are kept as U+FFFE",
+            f"{unmapped} characters PDFium could not map to Unicode (ligatures such as 'fi') were spelled out as the "
+            "ligature that makes the most frequent word",
             level="warning",
         )
     yield Document(
