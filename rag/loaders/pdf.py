@@ -42,6 +42,27 @@ def join_pages(page_texts: list[str]) -> tuple[str, list[PageSpan]]:
     return PAGE_SEPARATOR.join(page_texts), spans
 
 
+def pdf_title(meta_title: str, stem: str) -> str:
+    """The file name in words, followed by the PDF's Title metadata when that says something more.
+
+    Titles feed every encoder and passage BM25 (``title\npassage``), and filings are often titled by an accession
+    number or a tool's name while the file name says company, year and form: FinanceBench dev page nDCG@10 of
+    MiniLM dense rose from 0.21 with the metadata title alone (README).
+
+    >>> pdf_title("0001018724-18-000005", "AMAZON_2017_10K")
+    'AMAZON 2017 10K'
+    >>> pdf_title("10-K - 02/07/2019 - 3M Company", "3M_2018_10K")
+    '3M 2018 10K: 10-K - 02/07/2019 - 3M Company'
+    >>> pdf_title("Q3 Report", "q3-report")
+    'q3 report'
+    """
+    name = " ".join(stem.replace("_", " ").replace("-", " ").split()) or stem
+    meta = " ".join(meta_title.split())
+    if sum(c.isalpha() for c in meta) < 3 or meta.lower().replace("-", " ") in name.lower():
+        return name
+    return f"{name}: {meta}"
+
+
 def _open_error(err: Any, pdfium: Any, password: str | None) -> str:
     code = getattr(err, "err_code", None)
     if code == pdfium.raw.FPDF_ERR_PASSWORD:
@@ -80,7 +101,7 @@ def load_pdf(path: Path, doc_id: str, password: str | None) -> Iterator[Document
         yield LoadProblem(source, _open_error(err, pdfium, password))
         return
     try:
-        title = str(pdf.get_metadata_dict().get("Title") or "").strip() or path.stem
+        title = pdf_title(str(pdf.get_metadata_dict().get("Title") or ""), path.stem)
         texts = []
         for index in range(len(pdf)):
             try:

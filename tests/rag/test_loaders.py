@@ -540,7 +540,7 @@ def test_pdf_pages_spans_title_and_metadata(tmp_path):
     pages = [["Page one line one", "Page one line two"], [], ["Third page (last)"]]
     path.write_bytes(make_pdf(pages, title="Q3 Report"))
     (doc,) = load(path)
-    assert (doc.id, doc.title, doc.source) == ("report.pdf", "Q3 Report", str(path))
+    assert (doc.id, doc.title, doc.source) == ("report.pdf", "report: Q3 Report", str(path))
     assert doc.metadata == {"path": str(path), "page_count": 3}
     assert [p.page for p in doc.pages] == [1, 2, 3]
     page_texts = [doc.text[p.start : p.end] for p in doc.pages]
@@ -578,7 +578,7 @@ def test_encrypted_pdf_needs_the_right_password(tmp_path):
     (wrong,) = load(path, pdf_password="guess")
     assert "password is wrong" in wrong.message
     (doc,) = load(path, pdf_password="s3cret")
-    assert doc.text == "top secret words" and doc.title == "Locked"
+    assert doc.text == "top secret words" and doc.title == "locked"
 
 
 @pytest.mark.slow
