@@ -85,16 +85,15 @@ def default_index_dir(ds: EvalDataset, profile: str) -> Path:
     return Path("runs") / "indexes" / f"{safe}-{profile}"
 
 
-def unit_run_ids(planner: Any, keys: Sequence[int], unit: str) -> list[str]:
-    """Run ids of ranked passage/page keys: ``<pdf stem>#p<zero-based page>`` for a PDF page (what FinanceBench's
-    qrels name), ``<doc id>#<ordinal>`` for a passage."""
+def unit_run_ids(ids: Sequence[str], keys: Sequence[int]) -> list[str]:
+    """Run ids of ranked passage/page keys (``ids``: document id by docno): ``<pdf stem>#p<zero-based page>`` for a
+    PDF page (what FinanceBench's qrels name), ``<doc id>#<ordinal>`` for a passage."""
     from rag.units import decode
 
     out = []
     for k in keys:
         docno, ordinal, page = decode(int(k))
-        doc_id = planner.docs.row(docno)["id"]
-        out.append(page_id(doc_id, page) if page is not None else f"{doc_id}#{ordinal}")
+        out.append(page_id(ids[docno], page) if page is not None else f"{ids[docno]}#{ordinal}")
     return out
 
 
@@ -194,7 +193,7 @@ def run_eval(
             n = min(k, len(r.docnos))
             # scores 1/rank keep the planner's order (ir-measures would break score ties by id)
             ranked = r.docnos[:n].tolist()
-            names = [ids[int(d)] for d in ranked] if unit == "document" else unit_run_ids(planner, ranked, unit)
+            names = [ids[int(d)] for d in ranked] if unit == "document" else unit_run_ids(ids, ranked)
             run[qid] = {}
             for name in names:  # a name may repeat (two passages of one page id): it keeps its best rank
                 run[qid].setdefault(name, 1.0 / (len(run[qid]) + 1))

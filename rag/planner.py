@@ -359,9 +359,9 @@ class Planner:
             for name, r in rankings.items()
         }
         hits: list[Hit] = []
-        for rank, (k, s) in enumerate(zip(keys.tolist(), scores.tolist()), start=1):
+        for k, s in zip(keys.tolist(), scores.tolist()):
             docno, ordinal, page = decode(k)
-            row = self.docs.row(docno)
+            row = self.docs.fields(docno, ("id", "title", "metadata", "pages"))
             if ordinal is None:  # a page: its best passage names the ordinal
                 ordinal = rerank_passages.get(k)
                 if ordinal is None:
@@ -372,13 +372,13 @@ class Planner:
                 if ordinal is None:
                     ords = self.passage_table.ordinals_of_page(docno, page)
                     ordinal = int(ords[0]) if len(ords) else 0
-                passage = Passage(row["id"], int(ordinal), span[0], span[1], row["text"][span[0] : span[1]], page)
+                text = self.docs.text_slice(docno, span[0], span[1])
+                passage: Passage | None = Passage(row["id"], int(ordinal), span[0], span[1], text, page)
                 unit = "page"
             else:
-                passages = self.docs.passages(docno, row["text"])
-                if not 0 <= ordinal < len(passages):
+                passage = self.docs.passage(docno, ordinal)
+                if passage is None:
                     continue
-                passage = passages[ordinal]
                 unit = "passage"
             hits.append(
                 Hit(
