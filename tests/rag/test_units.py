@@ -78,14 +78,17 @@ def test_fusion_and_rerank_at_the_page_unit(planner):
     assert res.hits[0].doc_id == "acme.pdf" and res.hits[0].passage.page == 3
     scores = [h.rerank_score for h in res.hits if h.rerank_score is not None]
     assert scores == sorted(scores, reverse=True)  # replace: MaxSim order
-    plain = planner.search("roadrunners reduce demand", SearchOptions(k=5, mode="bm25+dense", unit="page", rerank=False))
+    plain = planner.search(
+        "roadrunners reduce demand", SearchOptions(k=5, mode="bm25+dense", unit="page", rerank=False, title_weight=0)
+    )
     for h in plain.hits:  # RRF over page ranks
         assert h.score == pytest.approx(sum(1 / (60 + r.rank) for r in h.retrievers.values()))
 
 
 def test_page_scores_as_its_best_passage(planner):
-    passages = planner.search("capital expenditure", SearchOptions(k=50, mode="dense", unit="passage", rerank=False))
-    pages = planner.search("capital expenditure", SearchOptions(k=50, mode="dense", unit="page", rerank=False))
+    opt = dict(k=50, mode="dense", rerank=False, title_weight=0)
+    passages = planner.search("capital expenditure", SearchOptions(unit="passage", **opt))
+    pages = planner.search("capital expenditure", SearchOptions(unit="page", **opt))
     best: dict[tuple[str, int], float] = {}
     for h in passages.hits:
         key = (h.doc_id, h.passage.page or -h.passage.ordinal - 1)
@@ -101,3 +104,15 @@ def test_document_unit_is_unchanged_and_bad_unit_is_refused(planner):
     assert len({h.doc_id for h in res.hits}) == len(res.hits)
     with pytest.raises(ValueError, match="unit must be one of"):
         planner.search("x", SearchOptions(unit="chapter"))
+
+
+def test_title_prior_puts_the_named_documents_pages_first(planner):
+    """"weather" is in weather.pdf's title (its file name): at the page unit its pages come first, while the
+    passage retrievers alone put acme's rocket page first for this query."""
+    q = "weather report rockets"
+    plain = planner.search(q, SearchOptions(k=3, mode="bm25", unit="page", rerank=False, title_weight=0))
+    assert plain.hits[0].doc_id == "acme.pdf"
+    res = planner.search(q, SearchOptions(k=3, mode="bm25", unit="page", rerank=False))
+    assert res.hits[0].doc_id == "weather.pdf" and "title" in res.timings_ms
+    doc = planner.search(q, SearchOptions(k=3, mode="bm25", rerank=False))  # never at the document unit
+    assert "title" not in doc.timings_ms
