@@ -6,7 +6,9 @@ the PDF itself:
 - **ligatures**: a ligature glyph ("ﬁ") whose font maps it to nothing comes out as U+FFFE (or a private-use code
   point): "bene\\ufffet", "\\ufffescal". Which ligature it was (fi, fl, ff, ffi, ffl) is chosen per word as the one
   that makes the most frequent English word, by `wordfreq <https://pypi.org/project/wordfreq/>`_'s frequency
-  lists; a presentation-form ligature (U+FB00..U+FB06) is spelled out.
+  lists; PDFium also gives U+FFFE for some hyphens ("long\\ufffeterm"), so a hyphen competes as a candidate (a
+  compound scores as its rarest part), and a private-use glyph that makes no word is read as the Symbol-font
+  character it is (a bullet, a registered sign). A presentation-form ligature (U+FB00..U+FB06) is spelled out.
 - **hyphenation**: "pro-\\nvision" becomes "provision" when the joined word is a known word and the second half is
   not a word by itself (or the joined word is common); "long-\\nterm" keeps its hyphen and line break.
 - **running headers and footers**: a line within the first or last ``edge`` lines of a page whose text, with
@@ -47,23 +49,53 @@ def word_frequency(word: str) -> float:
     return _wordfreq()(word.lower())
 
 
+# PDF "Symbol" fonts put their glyphs in the private-use block at U+F000 + code: the usual ones outside ASCII
+_SYMBOL_PUA = {"\uf0b7": "\u2022", "\uf0a7": "\u2022", "\uf0d2": "\u00ae", "\uf0e2": "\u00ae", "\uf0d3": "\u00a9",
+               "\uf0e3": "\u00a9", "\uf0d4": "\u2122", "\uf0e4": "\u2122"}
+
+
+def _unmapped(c: str) -> bool:
+    return c == "\ufffe" or "\ue000" <= c <= "\uf8ff"
+
+
+def _symbol(c: str) -> str:
+    """A private-use glyph of a Symbol font as text (ASCII codes as themselves), U+FFFE as a hyphen."""
+    if c == "\ufffe":
+        return "-"
+    if "\uf020" <= c <= "\uf07e":
+        return chr(ord(c) - 0xF000)
+    return _SYMBOL_PUA.get(c, "")
+
+
+def _candidate_score(cand: str) -> float:
+    """How much ``cand`` reads as English: a word's frequency; a hyphenated compound scores its rarest part."""
+    if "-" not in cand:
+        return word_frequency(cand)
+    parts = cand.split("-")
+    return 0.0 if any(not p for p in parts) else min(word_frequency(p) for p in parts)
+
+
 def _resolve(word: str) -> str:
-    """``word`` with each unmapped glyph replaced by the ligature that makes the most frequent word."""
-    slots = word.count("\ufffe") + sum(1 for c in word if "\ue000" <= c <= "\uf8ff")
-    if slots > 3:  # not a word with a ligature or two: leave it to the generic fallback
-        return re.sub(f"[{_UNMAPPED}]", "fi", word)
-    best, best_f = None, -1.0
+    """``word`` with each unmapped glyph (U+FFFE, private use) replaced by what makes the most frequent English:
+    a ligature (fi, ff, fl, ffi, ffl) or a hyphen ("long\ufffeterm" is "long-term"). Nothing scoring above 0, each
+    glyph is read as a Symbol-font character (a bullet, a sign) or a hyphen."""
+    slots = sum(1 for c in word if _unmapped(c))
+    if slots > 3 or not any(c.isalpha() for c in word if not _unmapped(c)):  # a bullet, a sign after a number
+        return "".join(_symbol(c) if _unmapped(c) else c for c in word)
     candidates = [""]
     for c in word:
-        if c == "\ufffe" or "\ue000" <= c <= "\uf8ff":
-            candidates = [p + lig for p in candidates for lig in LIGATURE_CHOICES]
+        if _unmapped(c):
+            candidates = [p + lig for p in candidates for lig in (*LIGATURE_CHOICES, "-")]
         else:
             candidates = [p + c for p in candidates]
+    best, best_f = None, 0.0
     for cand in candidates:
-        f = word_frequency(cand)
+        f = _candidate_score(cand)
         if f > best_f:
             best, best_f = cand, f
-    return best if best is not None else word
+    if best is None:
+        return "".join(_symbol(c) if _unmapped(c) else c for c in word)
+    return best
 
 
 def fix_ligatures(text: str) -> str:
@@ -71,6 +103,8 @@ def fix_ligatures(text: str) -> str:
 
     >>> fix_ligatures("the \\ufffescal year, bene\\ufffets and e\\ufffeects of in\\ufffeation; \\ufb01le")
     'the fiscal year, benefits and effects of inflation; file'
+    >>> fix_ligatures("long\\ufffeterm debt \\uf0b7 Clear\\uf0d2")
+    'long-term debt \u2022 Clear\u00ae'
     """
     if _FORMS.search(text):
         text = _FORMS.sub(lambda m: LIGATURE_FORMS[m.group()], text)
