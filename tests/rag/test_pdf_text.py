@@ -59,6 +59,7 @@ def test_financebench_evidence_pages_lose_running_headers_and_unmapped_glyphs():
     assert "Purchases of property, plant and equipment (PP&E) (1,577) (1,373) (1,420)" in page
     doc = _load(FB_DEV / "pdfs" / "JPMORGAN_2022Q2_10Q.pdf")
     assert "\ufffe" not in doc.text
+    assert "market-making" in doc.text and "marketfimaking" not in doc.text  # PDFium's U+FFFE hyphen
 
 
 def test_repair_keeps_one_text_per_page():
