@@ -8,8 +8,9 @@ work on keys exactly as they work on docnos:
   JSONL...) stands for its own page, so at the page unit it keeps its passage key.
 
 Every retriever ranks passages; :func:`aggregate` turns passage hits into unit hits. A page scores as its best
-passage (``max``): measured on FinanceBench dev against a sum of the page's passages and against max plus a
-share of the second best, max was as good or better (see README), and it keeps each retriever's score scale.
+passage (``max``), in each retriever before fusion, and in the MaxSim rerank: it keeps each retriever's score
+scale, and a page's length (how many passages it holds) does not buy it score. Other rules (a sum, max plus a
+share of the runner-up) were not measured.
 
 >>> k = page_key(3, 12)
 >>> decode(k)
