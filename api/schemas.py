@@ -100,6 +100,11 @@ class SearchOptionsIn(_In):
         description="metadata filters: value (equality), list (any of) or operators eq, ne, in, gt, gte, lt, lte",
         examples=[{"year": {"gte": 2020}, "lang": "en"}],
     )
+    unit: Literal["document", "passage", "page"] = Field(
+        "document",
+        description="what a hit is: a document (its best passage decides), a passage, or a PDF page (scored as its "
+        "best passage; passages of documents without pages stand for themselves)",
+    )
 
     @field_validator("filters")
     @classmethod
@@ -150,13 +155,18 @@ class RetrieverScoreOut(BaseModel):
 
 class HitOut(BaseModel):
     doc_id: str
+    unit: Literal["document", "passage", "page"] = Field("document", description="what this hit ranks")
     score: float = Field(description="final score (fused, or reranked): orders one query's hits, not comparable across queries")
     relevance: float | None = Field(
         None, description="relevance on a scale shared by all queries (see the response's `relevance`); answer floors compare it"
     )
     rank: int
     title: str = ""
-    passage: PassageOut | None = Field(None, description="the best passage of the document for this query")
+    passage: PassageOut | None = Field(
+        None,
+        description="unit document: the document's best passage for this query; unit passage: the passage itself; "
+        "unit page: the page (its span and text; ordinal names its best passage)",
+    )
     retrievers: dict[str, RetrieverScoreOut] = Field(default_factory=dict, description="per-retriever rank and score")
     rerank_score: float | None = Field(None, description="MaxSim score when the hit was reranked")
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -188,6 +198,11 @@ class AnswerRequest(SearchOptionsIn):
     )
     question: str = Field(..., min_length=1, max_length=HARD_MAX_QUERY, description="the question (at most LATTE_MAX_QUERY_CHARS)")
     k: int = Field(5, ge=1, le=HARD_MAX_K, description="hits given to the answer as numbered sources")
+    unit: Literal["document", "passage", "page"] = Field(
+        "passage",
+        description="what the sources are: the best passages across the collection (several may come from one "
+        "document), PDF pages, or each document's best passage",
+    )
     stream: bool = Field(False, description="true: Server-Sent Events (token..., citations, done; or error)")
     max_tokens: int | None = Field(None, ge=1, le=1_000_000, description="answer length (default LATTE_ANSWER_MAX_TOKENS)")
     temperature: float | None = Field(None, ge=0, le=2, description="sampling temperature (default LATTE_ANSWER_TEMPERATURE)")
@@ -214,6 +229,9 @@ class CitationOut(BaseModel):
     start: int | None
     end: int | None
     truncated: bool = False
+    passage_ordinals: list[int] = Field(
+        default_factory=list, description="every passage the source holds (neighbouring passages are merged)"
+    )
     page_image_url: str | None = Field(None, description="for a PDF page: the relative URL of the page as a PNG")
 
 

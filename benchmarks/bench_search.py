@@ -3,6 +3,8 @@
 Usage:
   python benchmarks/bench_search.py --index runs/indexes/beir-scifact-minilm-tokens   # SciFact modes (real encoder)
   python benchmarks/bench_search.py --synthetic 200000                                # 200k-passage synthetic index
+  python benchmarks/bench_search.py --units-index runs/indexes/pdf-pages-financebench-dev-default \
+      --units-queries ../shared/data/financebench-dev/queries.jsonl                 # document vs passage vs page
   add --json for machine-readable output
 
 SciFact part: p50/p95 end-to-end query latency (encode + retrieve + fuse [+ rerank] + hits) for every mode the
@@ -51,6 +53,31 @@ def scifact_modes(index: Path, data: Path, n_queries: int) -> dict:
             lat.append(time.perf_counter() - t)
         out[name] = pct(lat)
     return out
+
+
+def unit_latency(index: Path, queries: Path, n_queries: int, repeat: int = 3) -> dict:
+    """p50/p95 of the default search (BM25 + dense, RRF, MaxSim rerank of the top 100) at each result unit, the
+    units interleaved query by query so that machine load hits them alike."""
+    from rag.planner import SearchOptions
+    from rag.service import open_searcher
+
+    planner = open_searcher(index, device="cpu")
+    qs = [json.loads(x)["text"] for x in open(queries, encoding="utf-8") if x.strip()][:n_queries]
+    modes = "+".join(m for m in ("bm25", "dense", "sparse") if m in planner.retrievers)
+    units = ("document", "passage", "page")
+    opts = {u: SearchOptions(k=10, mode=modes, rerank=True, rerank_depth=100, unit=u) for u in units}
+    for u in units:
+        planner.search(qs[0], opts[u])  # warm-up: kernels compiled, arrays paged in
+    lat: dict[str, list[float]] = {u: [] for u in units}
+    for _ in range(repeat):
+        for q in qs:
+            for u in units:
+                t = time.perf_counter()
+                planner.search(q, opts[u])
+                lat[u].append(time.perf_counter() - t)
+    counts = planner.snapshot.manifest.get("counts", {})
+    return {"documents": counts.get("documents"), "passages": counts.get("passages"), "queries": len(qs),
+            **{f"{u}+rerank100": pct(v) for u, v in lat.items()}}
 
 
 def synthetic(n: int, n_queries: int, dim: int = 384) -> dict:
@@ -142,9 +169,15 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "scifact")
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--synthetic", type=int, default=0, help="passages in the synthetic index (0: skip)")
+    ap.add_argument("--units-index", type=Path, default=None, help="an index to time document vs passage vs page units")
+    ap.add_argument("--units-queries", type=Path, default=None, help="queries.jsonl for --units-index")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     out: dict = {}
+    if a.units_index:
+        if a.units_queries is None:
+            ap.error("--units-index needs --units-queries (a BEIR-style queries.jsonl)")
+        out["units"] = unit_latency(a.units_index, a.units_queries, a.queries)
     if a.index:
         out["scifact"] = scifact_modes(a.index, a.data, a.queries)
     if a.synthetic:
@@ -156,6 +189,11 @@ def _table(out: dict) -> str:
     lines = []
     for mode, v in out.get("scifact", {}).items():
         lines.append(f"scifact {mode:>18}: p50 {v['p50_ms']:8.2f} ms  p95 {v['p95_ms']:8.2f} ms")
+    for name, v in out.get("units", {}).items():
+        if isinstance(v, dict):
+            lines.append(f"units {name:>20}: p50 {v['p50_ms']:8.2f} ms  p95 {v['p95_ms']:8.2f} ms")
+        else:
+            lines.append(f"units {name}: {v}")
     syn = out.get("synthetic")
     if syn:
         for k in ("dense_exact", "dense_hnsw", "dense_exact_top1000", "sparse_top1000", "bm25_top1000"):

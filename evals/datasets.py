@@ -40,12 +40,18 @@ SAMPLING_WARNING = (
     "results, which use every query of the split."
 )
 
-DATASET_KINDS = ("beir", "mldr")
+DATASET_KINDS = ("beir", "mldr", "pdf-pages")
+# the result unit each kind is judged at: BEIR and MLDR judge documents, pdf-pages judges PDF pages
+DATASET_UNITS = {"beir": "document", "mldr": "document", "pdf-pages": "page"}
 
 _MLDR_LAYOUT = (
     "expected the Hugging Face layout of Shitao/MLDR: <root>/mldr-v1.0-<lang>/corpus.jsonl.gz and "
     "<root>/mldr-v1.0-<lang>/<split>.jsonl.gz (plain .jsonl also accepted), optional qrels in "
     "<root>/qrels/qrels.mldr-v1.0-<lang>-<split>.tsv; pass <root> or <root>/mldr-v1.0-<lang> as data_dir"
+)
+_PDF_PAGES_LAYOUT = (
+    "expected <data_dir>/pdfs/*.pdf, <data_dir>/queries.jsonl ({\"_id\", \"text\"} lines) and "
+    "<data_dir>/qrels/<split>.tsv whose corpus-ids are <pdf file stem>#p<zero-based page>"
 )
 _BEIR_LAYOUT = (
     "expected the BEIR layout: <data_dir>/corpus.jsonl, <data_dir>/queries.jsonl, "
@@ -64,7 +70,7 @@ class EvalDataset:
 
     name: str
     corpus_paths: list[Path]
-    corpus_format: Literal["beir", "mldr"]
+    corpus_format: Literal["beir", "mldr", "pdf"]
     queries: dict[str, str]
     qrels: dict[str, dict[str, int]]
     split: str
@@ -258,12 +264,62 @@ def load_mldr(data_dir: Path, split: str = "test", lang: str = "en") -> EvalData
     )
 
 
+def page_id(doc_id: str, page: int) -> str:
+    """The qrels corpus-id of a PDF page: file stem, ``#p``, zero-based page (``page`` here is 1-based).
+
+    >>> page_id("filings/3M_2018_10K.pdf", 1)
+    '3M_2018_10K#p0'
+    """
+    return f"{Path(doc_id).stem}#p{int(page) - 1}"
+
+
+def load_pdf_pages(data_dir: Path, split: str = "test") -> EvalDataset:
+    """Page retrieval from PDFs (FinanceBench layout): ``pdfs/`` is ingested by latte, pages are judged.
+
+    Qrels corpus-ids are ``<pdf stem>#p<zero-based page>`` (see :func:`page_id`); a qrels line naming a PDF that
+    ``pdfs/`` lacks is an error (the ranking could never find it)."""
+    data_dir = Path(data_dir)
+    pdfs = data_dir / "pdfs"
+    queries_path = _first_existing([data_dir / "queries.jsonl", data_dir / "queries.jsonl.gz"])
+    qrels_path = data_dir / "qrels" / f"{split}.tsv"
+    if not pdfs.is_dir() or queries_path is None or not qrels_path.is_file():
+        missing = [str(p) for p, ok in ((pdfs, pdfs.is_dir()), (data_dir / "queries.jsonl", queries_path is not None),
+                                        (qrels_path, qrels_path.is_file())) if not ok]
+        raise FileNotFoundError(f"{data_dir}: missing {', '.join(missing)}; {_PDF_PAGES_LAYOUT}")
+    stems = {p.stem for p in pdfs.rglob("*") if p.suffix.lower() == ".pdf"}
+    qrels = read_qrels_tsv(qrels_path)
+    for qid, judged in qrels.items():
+        for cid in judged:
+            stem, sep, page = cid.rpartition("#p")
+            if not sep or not page.isdigit():
+                raise ValueError(f"{qrels_path}: corpus-id {cid!r} of query {qid} is not <pdf stem>#p<page>; {_PDF_PAGES_LAYOUT}")
+            if stem not in stems:
+                raise ValueError(f"{qrels_path}: query {qid} judges {cid!r} but {pdfs} has no {stem}.pdf")
+    queries: dict[str, str] = {}
+    for number, record in _iter_jsonl(queries_path):
+        qid = str(_field(record, "_id", queries_path, number))
+        if qid in qrels:
+            queries[qid] = str(_field(record, "text", queries_path, number))
+    _check_queries_cover(qrels, queries, qrels_path, queries_path)
+    return EvalDataset(
+        name=f"pdf-pages/{data_dir.resolve().name}",
+        corpus_paths=[pdfs],
+        corpus_format="pdf",
+        queries=queries,
+        qrels={qid: qrels[qid] for qid in queries},
+        split=split,
+        qrels_path=qrels_path,
+    )
+
+
 def load_dataset(kind: str, data_dir: Path, split: str, lang: str = "en") -> EvalDataset:
-    """Load a dataset by kind: ``"beir"`` or ``"mldr"`` (``lang`` applies to MLDR only)."""
+    """Load a dataset by kind: ``"beir"``, ``"mldr"`` or ``"pdf-pages"`` (``lang`` applies to MLDR only)."""
     if kind == "beir":
         return load_beir(data_dir, split)
     if kind == "mldr":
         return load_mldr(data_dir, split, lang)
+    if kind == "pdf-pages":
+        return load_pdf_pages(data_dir, split)
     raise ValueError(f"unknown dataset kind {kind!r}; use one of {DATASET_KINDS}")
 
 

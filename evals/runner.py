@@ -3,6 +3,10 @@
 A pipeline is a '+'-list of first-stage retrievers (``bm25``, ``dense``, ``sparse``) fused by RRF, optionally
 suffixed ``+colbert`` (MaxSim rerank of the fused top ``rerank_depth``), or ``colbert`` alone (exact MaxSim over
 all documents). ``:weighted`` after a pipeline fuses with weighted min-max scores instead of RRF.
+
+``unit`` says what is ranked and judged: BEIR and MLDR judge documents, ``pdf-pages`` judges PDF pages (ids
+``<pdf stem>#p<zero-based page>``). ``pages_as_documents`` (pdf-pages only) is the plain reference: every PDF
+page ingested as its own document and ranked at the document unit.
 """
 
 from __future__ import annotations
@@ -15,11 +19,15 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from evals.datasets import SAMPLING_WARNING, EvalDataset, dataset_meta, load_dataset, sample_queries
-from evals.metrics import EvalResult, evaluate
+from evals.datasets import (
+    DATASET_UNITS, SAMPLING_WARNING, EvalDataset, dataset_meta, load_dataset, page_id, sample_queries,
+)
+from evals.metrics import DEFAULT_MEASURES, EvalResult, evaluate
 from evals.report import markdown_table, write_reports
 
 FIRST_STAGE = ("bm25", "dense", "sparse")
+# page retrieval is judged near the top: few pages hold the evidence, and a reader looks at the first ten
+PAGE_MEASURES = ("nDCG@10", "R@10", "R@100", "RR@10")
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,39 @@ def default_index_dir(ds: EvalDataset, profile: str) -> Path:
     return Path("runs") / "indexes" / f"{safe}-{profile}"
 
 
+def unit_run_ids(ids: Sequence[str], keys: Sequence[int]) -> list[str]:
+    """Run ids of ranked passage/page keys (``ids``: document id by docno): ``<pdf stem>#p<zero-based page>`` for a
+    PDF page (what FinanceBench's qrels name), ``<doc id>#<ordinal>`` for a passage."""
+    from rag.units import decode
+
+    out = []
+    for k in keys:
+        docno, ordinal, page = decode(int(k))
+        out.append(page_id(ids[docno], page) if page is not None else f"{ids[docno]}#{ordinal}")
+    return out
+
+
+def write_page_corpus(pdfs: Path, out: Path) -> Path:
+    """Every PDF page under ``pdfs`` as its own document (BEIR JSONL, id ``<stem>#p<zero-based page>``), read with
+    latte's PDF loader: the pages-as-documents reference."""
+    import json
+
+    from rag.loaders import LoadOptions, iter_documents
+    from rag.records import Document
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        for rec in iter_documents([pdfs], LoadOptions(fmt="auto")):
+            if not isinstance(rec, Document) or not rec.pages:
+                continue
+            for span in rec.pages:
+                text = rec.text[span.start : span.end]
+                f.write(json.dumps({"_id": page_id(rec.id, span.page), "title": "", "text": text}) + "\n")
+    tmp.replace(out)
+    return out
+
+
 def run_eval(
     *,
     dataset: str,
@@ -96,6 +137,8 @@ def run_eval(
     k: int = 1000,
     rerank_combine: str = "weighted",
     rerank_weight: float = 0.65,
+    unit: str | None = None,
+    pages_as_documents: bool = False,
 ) -> dict[str, Any]:
     from rag.clean import QualityRules
     from rag.ingest import IngestSettings
@@ -109,8 +152,15 @@ def run_eval(
         ds = sample_queries(ds, max_queries)
         if ds.is_sampled:
             print(f"warning: {SAMPLING_WARNING}", file=sys.stderr)
+    from rag.units import check_unit
+
+    unit = check_unit(unit or DATASET_UNITS.get(dataset, "document"))
+    if pages_as_documents:
+        if dataset != "pdf-pages":
+            raise ValueError("--pages-as-documents applies to --dataset pdf-pages only")
+        unit = "document"
     profile = profile or profile_for(pipes)
-    index = Path(index) if index else default_index_dir(ds, profile)
+    index = Path(index) if index else default_index_dir(ds, profile + ("-pagedocs" if pages_as_documents else ""))
     t0 = time.perf_counter()
     ingest_summary = None
     if not (index / "manifest.json").exists():
@@ -118,9 +168,12 @@ def run_eval(
         # figures compare with published ones
         settings = IngestSettings(quality=QualityRules(enabled=False), exact_dedupe=False, near_dedupe=False,
                                   lang=lang if dataset == "mldr" else None)
+        paths, fmt = ds.corpus_paths, ("auto" if ds.corpus_format == "pdf" else ds.corpus_format)
+        if pages_as_documents:
+            paths, fmt = [write_page_corpus(ds.corpus_paths[0], index.parent / f"{index.name}-pages.jsonl")], "beir"
         # tensors are stored as binary and float16 so one index answers the binary-vs-float16 question
         ingest_summary = ingest_paths(
-            ds.corpus_paths, index, settings=settings, load_options=LoadOptions(fmt=ds.corpus_format),
+            paths, index, settings=settings, load_options=LoadOptions(fmt=fmt),
             profile=profile, device=device, quantization="float16", progress=progress,
         ).to_dict()
     ingest_s = time.perf_counter() - t0
@@ -132,7 +185,7 @@ def run_eval(
     for p in pipes:
         opt = SearchOptions(
             k=k, mode=p.mode, depth=depth, fusion=p.fusion, rerank=p.rerank, rerank_depth=rerank_depth,
-            rerank_combine=rerank_combine, rerank_weight=rerank_weight, quantization=quantization,
+            rerank_combine=rerank_combine, rerank_weight=rerank_weight, quantization=quantization, unit=unit,
         )
         run: dict[str, dict[str, float]] = {}
         t = time.perf_counter()
@@ -143,15 +196,19 @@ def run_eval(
             r = planner.rank(ds.queries[qid], opt)
             n = min(k, len(r.docnos))
             # scores 1/rank keep the planner's order (ir-measures would break score ties by id)
-            run[qid] = {ids[int(d)]: 1.0 / (i + 1) for i, d in enumerate(r.docnos[:n].tolist())}
+            ranked = r.docnos[:n].tolist()
+            names = [ids[int(d)] for d in ranked] if unit == "document" else unit_run_ids(ids, ranked)
+            run[qid] = {}
+            for name in names:  # a name may repeat (two passages of one page id): it keeps its best rank
+                run[qid].setdefault(name, 1.0 / (len(run[qid]) + 1))
         timings[p.name] = (time.perf_counter() - t) / max(len(qids), 1) * 1000
-        results[p.name] = evaluate(run, ds.qrels)
+        results[p.name] = evaluate(run, ds.qrels, PAGE_MEASURES if dataset == "pdf-pages" else DEFAULT_MEASURES)
         if progress:
             print(f"{p.name}: nDCG@10 {results[p.name].aggregate['nDCG@10']:.4f}", file=sys.stderr)
     meta = dataset_meta(ds)
     meta.update(
         profile=profile, index=str(index), rerank_depth=rerank_depth, quantization=quantization, depth=depth,
-        rerank_combine=rerank_combine, rerank_weight=rerank_weight,
+        rerank_combine=rerank_combine, rerank_weight=rerank_weight, unit=unit, pages_as_documents=pages_as_documents,
         ms_per_query={k_: round(v, 2) for k_, v in timings.items()}, ingest_seconds=round(ingest_s, 1),
     )
     files = write_reports(results, Path(out_dir), title=f"latte eval — {ds.name} ({split})", meta=meta)
@@ -161,6 +218,7 @@ def run_eval(
         "split": split,
         "queries": len(qids),
         "profile": profile,
+        "unit": unit,
         "index": str(index),
         "ingest": ingest_summary,
         "results": {name: r.aggregate for name, r in results.items()},

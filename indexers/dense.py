@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from indexers.arrays import fit_mask
-from indexers.passage_index import PassageIndex, PassageSegment, best_per_document
+from indexers.passage_index import PassageIndex, PassageSegment, best_per_document, top_passages
 
 
 def _faiss() -> Any:
@@ -153,10 +153,9 @@ class DenseIndex(PassageIndex):
                 out[i] = max(out[i], float(sims.max()))
         return out
 
-    def search(
-        self, query: np.ndarray, n: int, *, allowed: np.ndarray | None = None, n_docnos: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
-        """Top ``n`` documents by best passage inner product: (docnos, scores, docno -> best passage ordinal)."""
+    def _query_and_alive(
+        self, query: np.ndarray, allowed: np.ndarray | None, n_docnos: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         q = np.asarray(query, dtype=np.float32).reshape(1, -1)
         if q.shape[1] != self.dim:
             raise ValueError(f"query vector has dimension {q.shape[1]}, the index {self.dim}")
@@ -164,6 +163,41 @@ class DenseIndex(PassageIndex):
         alive = self.alive_docnos(total)
         if allowed is not None:
             alive = alive & fit_mask(allowed, total)
+        return q, alive
+
+    def search_passages(
+        self, query: np.ndarray, n: int, *, allowed: np.ndarray | None = None, n_docnos: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Top ``n`` live passages by inner product: (docnos, ordinals, scores) best first."""
+        q, alive = self._query_and_alive(query, allowed, n_docnos)
+        ds, os_, ss = [], [], []
+        for seg in self.segments:
+            if not len(seg):
+                continue
+            idx = self._index_for(seg)
+            m = min(len(seg), max(n, 64))
+            while True:
+                scores, rows = idx.search(q, m)
+                rows, scores = rows[0], scores[0]
+                ok = rows >= 0
+                rows, scores = rows[ok], scores[ok]
+                d = np.asarray(seg.docnos)[rows]
+                keep = alive[d]
+                if int(keep.sum()) >= n or m >= len(seg):
+                    break
+                m = min(len(seg), m * 4)
+            ds.append(d[keep])
+            os_.append(np.asarray(seg.ordinals)[rows[keep]])
+            ss.append(scores[keep])
+        if not ds:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return top_passages(np.concatenate(ds), np.concatenate(os_), np.concatenate(ss), n)
+
+    def search(
+        self, query: np.ndarray, n: int, *, allowed: np.ndarray | None = None, n_docnos: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+        """Top ``n`` documents by best passage inner product: (docnos, scores, docno -> best passage ordinal)."""
+        q, alive = self._query_and_alive(query, allowed, n_docnos)
         ds, os_, ss = [], [], []
         for seg in self.segments:
             if not len(seg):

@@ -237,6 +237,33 @@ class DocStore:
         doc_id = s.docs.column("id")[r].as_py()
         return [Passage(doc_id, p["ordinal"], p["start"], p["end"], text[p["start"] : p["end"]], p["page"]) for p in rows]
 
+    def fields(self, docno: int, names: Sequence[str]) -> dict[str, Any]:
+        """Some columns of one document's row, without reading the others (a PDF's text can be megabytes)."""
+        s, r = self._locate(docno)
+        return {n: s.docs.column(n)[r].as_py() for n in names}
+
+    def text_slice(self, docno: int, start: int, end: int) -> str:
+        """``text[start:end]`` of one document (character offsets), sliced in Arrow without copying the text."""
+        import pyarrow.compute as pc
+
+        s, r = self._locate(docno)
+        return pc.utf8_slice_codeunits(s.docs.column("text")[r], int(start), int(end)).as_py()
+
+    def passage(self, docno: int, ordinal: int) -> Passage | None:
+        """One passage of a document with its text, or None when the document has no such passage."""
+        s, r = self._locate(docno)
+        lo, hi = int(s.passage_offsets[r]), int(s.passage_offsets[r + 1])
+        if not 0 <= ordinal < hi - lo:
+            return None
+        p = s.passages.slice(lo + ordinal, 1).to_pylist()[0]
+        if p["ordinal"] != ordinal:  # ordinals are 0..n-1 in order; anything else: look it up
+            rows = [q for q in s.passages.slice(lo, hi - lo).to_pylist() if q["ordinal"] == ordinal]
+            if not rows:
+                return None
+            p = rows[0]
+        doc_id = s.docs.column("id")[r].as_py()
+        return Passage(doc_id, ordinal, p["start"], p["end"], self.text_slice(docno, p["start"], p["end"]), p["page"])
+
     def ids_by_docno(self) -> list[str]:
         """Document id of every docno (deleted ones included), for turning docno rankings into ids in bulk."""
         ids: list[str] = [""] * self.next_docno

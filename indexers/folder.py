@@ -71,6 +71,12 @@ def _bm25() -> type:
     return BM25Index
 
 
+def _bm25_passages() -> type:
+    from indexers.passage_bm25 import PassageBM25Index
+
+    return PassageBM25Index
+
+
 def _dense() -> type:
     from indexers.dense import DenseIndex
 
@@ -91,6 +97,7 @@ def _tensors() -> type:
 
 register_component("docs", _docs)
 register_component("bm25", _bm25)
+register_component("bm25_passages", _bm25_passages)
 register_component("dense", _dense)
 register_component("sparse", _sparse)
 register_component("tensors", _tensors)

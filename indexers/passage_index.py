@@ -169,3 +169,16 @@ def best_per_document(
     d, s, o = docnos[pick], scores[pick], ordinals[pick]
     top = np.lexsort((d, -s))[:n]
     return d[top].astype(np.int64), s[top].astype(np.float32), {int(a): int(b) for a, b in zip(d[top], o[top])}
+
+
+def top_passages(
+    docnos: np.ndarray, ordinals: np.ndarray, scores: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``n`` best passage hits, best first (ties: smaller docno, then earlier passage).
+
+    >>> d, o, s = top_passages(np.array([5, 5, 7]), np.array([0, 1, 0]), np.array([0.2, 0.9, 0.5]), 2)
+    >>> d.tolist(), o.tolist(), [round(float(x), 3) for x in s]
+    ([5, 7], [1, 0], [0.9, 0.5])
+    """
+    order = np.lexsort((ordinals, docnos, -scores))[:n]
+    return docnos[order].astype(np.int64), ordinals[order].astype(np.int64), scores[order].astype(np.float32)

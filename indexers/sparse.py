@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from indexers.arrays import fit_mask
-from indexers.passage_index import PassageIndex, best_per_document
+from indexers.passage_index import PassageIndex, best_per_document, top_passages
 
 
 def _csr(x: Any) -> Any:
@@ -62,6 +62,24 @@ class SparseIndex(PassageIndex):
         self, query: Any, n: int, *, allowed: np.ndarray | None = None, n_docnos: int | None = None
     ) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
         """``query``: a 1 x V sparse row (or dict term id -> weight). Returns (docnos, scores, best ordinals)."""
+        hits = self._passage_hits(query, allowed, n_docnos)
+        if hits is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.float32), {}
+        return best_per_document(*hits, n)
+
+    def search_passages(
+        self, query: Any, n: int, *, allowed: np.ndarray | None = None, n_docnos: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Top ``n`` live passages by dot product: (docnos, ordinals, scores) best first."""
+        hits = self._passage_hits(query, allowed, n_docnos)
+        if hits is None:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return top_passages(*hits, n)
+
+    def _passage_hits(
+        self, query: Any, allowed: np.ndarray | None, n_docnos: int | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Every live passage with a positive score: (docnos, ordinals, scores), or None when there is none."""
         if isinstance(query, dict):
             terms = np.fromiter(query.keys(), dtype=np.int64)
             qw = np.fromiter(query.values(), dtype=np.float32)
@@ -93,5 +111,5 @@ class SparseIndex(PassageIndex):
             os_.append(np.asarray(seg.ordinals)[touched[keep]])
             ss.append(acc[touched[keep]])
         if not ds:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32), {}
-        return best_per_document(np.concatenate(ds), np.concatenate(os_), np.concatenate(ss), n)
+            return None
+        return np.concatenate(ds), np.concatenate(os_), np.concatenate(ss)

@@ -236,3 +236,104 @@ class TensorIndex(PassageIndex):
         scores, best = self.score(query, cands, quantization=quantization, backend=backend)
         order = np.lexsort((cands, -scores))[:n]
         return cands[order], scores[order], {int(d): best[int(d)] for d in cands[order] if int(d) in best}
+
+    # -- passage and page units --------------------------------------------------------------------------------
+    def score_groups(
+        self,
+        query: np.ndarray,
+        docnos: np.ndarray,
+        groups: list[np.ndarray],
+        *,
+        quantization: str = "binary",
+        backend: str = "auto",
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """MaxSim of ``query`` against groups of passages: group ``i`` is the passages ``groups[i]`` (ordinals) of
+        document ``docnos[i]`` (one passage for the passage unit, a page's passages for the page unit). A group
+        scores as its best passage. Returns (scores float32 [n], best ordinal int64 [n]); a group with no tensors
+        (deleted, or ordinals not found) scores -inf with best ordinal -1."""
+        from rerank.maxsim import score_documents
+        from rerank.store import TokenStore
+
+        if quantization not in ("binary", "float16"):
+            raise ValueError("quantization must be binary or float16")
+        if quantization == "float16" and not self.store_float16:
+            raise ValueError("this index stores binary tensors only; re-ingest with --quantization float16 for exact mode")
+        docnos = np.asarray(docnos, dtype=np.int64)
+        if len(docnos) != len(groups):
+            raise ValueError(f"{len(docnos)} docnos for {len(groups)} passage groups")
+        scores = np.full(len(docnos), -np.inf, dtype=np.float32)
+        best = np.full(len(docnos), -1, dtype=np.int64)
+        if not len(docnos):
+            return scores, best
+        alive = self.alive_docnos(int(docnos.max()) + 1)
+        q = np.asarray(query, dtype=np.float32)
+        for seg in self.segments:
+            sd = np.asarray(seg.docnos)
+            if not len(sd):
+                continue
+            lo = np.searchsorted(sd, docnos, side="left")
+            hi = np.searchsorted(sd, docnos, side="right")
+            ords = np.asarray(seg.ordinals)
+            which, rows, counts = [], [], []
+            for i in np.flatnonzero((hi > lo) & alive[docnos]).tolist():
+                a, b = int(lo[i]), int(hi[i])
+                want = np.asarray(groups[i], dtype=np.int64)
+                pos = a + np.searchsorted(ords[a:b], want)
+                ok = pos < b
+                pos = pos[ok][ords[pos[ok]] == want[ok]]
+                if len(pos):
+                    which.append(i)
+                    rows.append(pos)
+                    counts.append(len(pos))
+            if not which:
+                continue
+            store = TokenStore(
+                codes=seg.arrays["codes"] if quantization == "binary" else None,
+                values=seg.arrays.get("values") if quantization == "float16" else None,
+                token_offsets=seg.arrays["token_offsets"],
+                dim=self.dim,
+            )
+            flat = np.concatenate(rows)
+            offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            s, bi = score_documents(q, store, flat, offsets, mode="best_passage", backend=backend)
+            for i, sc, b in zip(which, np.asarray(s).tolist(), np.asarray(bi).tolist()):
+                if b >= 0:
+                    scores[i] = sc
+                    best[i] = int(ords[flat[b]])
+        return scores, best
+
+    def search_passages(
+        self, query: np.ndarray, n: int, *, allowed: np.ndarray | None = None, quantization: str = "binary",
+        backend: str = "auto", n_docnos: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Ranker mode at the passage unit: exact MaxSim of every live passage, top ``n`` (docnos, ordinals,
+        scores) best first."""
+        from rerank.maxsim import score_documents
+        from rerank.store import TokenStore
+
+        from indexers.passage_index import top_passages
+
+        total = n_docnos or self.max_docno
+        alive = self.alive_docnos(total).copy()
+        if allowed is not None:
+            alive &= fit_mask(allowed, total)
+        q = np.asarray(query, dtype=np.float32)
+        ds, os_, ss = [], [], []
+        for seg in self.segments:
+            sd = np.asarray(seg.docnos)
+            rows = np.flatnonzero(alive[sd]) if len(sd) else np.zeros(0, np.int64)
+            if not len(rows):
+                continue
+            store = TokenStore(
+                codes=seg.arrays["codes"] if quantization == "binary" else None,
+                values=seg.arrays.get("values") if quantization == "float16" else None,
+                token_offsets=seg.arrays["token_offsets"],
+                dim=self.dim,
+            )
+            s, _ = score_documents(q, store, rows, np.arange(len(rows) + 1, dtype=np.int64), backend=backend)
+            ds.append(sd[rows])
+            os_.append(np.asarray(seg.ordinals)[rows])
+            ss.append(np.asarray(s, dtype=np.float32))
+        if not ds:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+        return top_passages(np.concatenate(ds), np.concatenate(os_), np.concatenate(ss), n)

@@ -163,10 +163,11 @@ def search(
     filters: Optional[list[str]] = typer.Option(None, "--filter", help="FIELD=VALUE or a JSON object; repeatable"),
     lang: Optional[str] = typer.Option(
         None, help="the query's language for BM25 (ISO 639-1); default: the index's language, or detected"),
+    unit: str = typer.Option("document", help="document|passage|page: what a hit is (page: PDF pages)"),
     device: str = typer.Option("auto", help="auto|cpu|cuda[:n] for the query encoder"),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Search an index and print ranked documents with scores, title and best passage."""
+    """Search an index and print ranked documents (or passages, or PDF pages) with scores, title and passage."""
     from rag.planner import SearchOptions
     from rag.service import open_searcher
 
@@ -175,7 +176,7 @@ def search(
         query,
         SearchOptions(
             k=k, mode=mode, depth=depth, fusion=fusion, rerank=rerank, rerank_depth=rerank_depth,
-            filters=_parse_filters(filters), lang=lang,
+            filters=_parse_filters(filters), lang=lang, unit=unit,
         ),
     )
     if as_json:
@@ -184,11 +185,13 @@ def search(
     t = Table(title=f"{query!r} — {'+'.join(res.retrievers)} (version {res.version})")
     t.add_column("#", justify="right")
     t.add_column("score", justify="right")
-    t.add_column("document")
-    t.add_column("best passage")
+    t.add_column(unit)
+    t.add_column("best passage" if unit == "document" else "text")
     for h in res.hits:
         snippet = (h.passage.text[:220] + "…") if h.passage and len(h.passage.text) > 220 else (h.passage.text if h.passage else "")
         where = f" p.{h.passage.page}" if h.passage and h.passage.page else ""
+        if unit == "passage" and h.passage:
+            where += f" #{h.passage.ordinal}"
         trace = " ".join(f"{n}#{r.rank}" for n, r in h.retrievers.items())
         t.add_row(str(h.rank), f"{h.score:.4f}", f"[bold]{h.doc_id}[/]{where}\n{h.title}\n[dim]{trace}[/]", snippet)
     out.print(t)
@@ -200,6 +203,10 @@ def ask(
     index: Path = INDEX_OPT,
     k: int = typer.Option(8, "-k", help="hits retrieved to ground the answer"),
     mode: str = typer.Option("auto"),
+    unit: str = typer.Option(
+        "passage", help="passage|page|document: the sources (best passages across the collection, PDF pages, or "
+        "each document's best passage)"
+    ),
     llm_model: Optional[str] = typer.Option(None, envvar="LATTE_LLM_MODEL", help="GGUF file run in-process (llama.cpp)"),
     llm_url: Optional[str] = typer.Option(None, envvar="LATTE_LLM_URL", help="OpenAI-compatible server base URL"),
     llm_name: str = typer.Option("local", envvar="LATTE_LLM_NAME", help="model name sent to the server"),
@@ -217,7 +224,7 @@ def ask(
     from rag.service import make_generator, open_searcher
 
     planner = open_searcher(index, device=device)
-    res = planner.search(question, SearchOptions(k=k, mode=mode))
+    res = planner.search(question, SearchOptions(k=k, mode=mode, unit=unit))
     gen = make_generator(llm_model=llm_model, llm_url=llm_url, llm_name=llm_name, n_ctx=n_ctx)
     if stream and not as_json:
         final = None
@@ -352,8 +359,8 @@ def plaid_build(
 
 @app.command("eval")
 def eval_cmd(
-    dataset: str = typer.Option("beir", help="beir|mldr"),
-    data_dir: Path = typer.Option(..., help="dataset folder (BEIR layout, or MLDR's official layout)"),
+    dataset: str = typer.Option("beir", help="beir|mldr|pdf-pages (PDFs in DIR/pdfs ingested by latte, pages judged)"),
+    data_dir: Path = typer.Option(..., help="dataset folder (BEIR layout, MLDR's official layout, or pdfs/ + queries + qrels)"),
     split: str = typer.Option("test"),
     lang: str = typer.Option("en", help="MLDR language (ar de en es fr hi it ja ko pt ru th zh): documents and "
                              "queries are analyzed as it; BEIR collections are detected per document"),
@@ -368,9 +375,13 @@ def eval_cmd(
     rerank_weight: float = typer.Option(0.65, help="MaxSim share for rrf/weighted combination"),
     depth: int = typer.Option(1000, help="first-stage depth per retriever"),
     device: str = typer.Option("auto"),
+    unit: Optional[str] = typer.Option(None, help="document|passage|page (default: what the dataset judges)"),
+    pages_as_documents: bool = typer.Option(
+        False, "--pages-as-documents", help="pdf-pages only: ingest every page as its own document (the reference)"
+    ),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Evaluate retrieval pipelines with ir-measures (nDCG@10, R@100, R@1000, MRR@10)."""
+    """Evaluate retrieval pipelines with ir-measures (nDCG@10, R@100, R@1000, MRR@10; pages: R@10 for R@1000)."""
     from evals.runner import run_eval
 
     res = run_eval(
@@ -378,7 +389,7 @@ def eval_cmd(
         pipelines=[p.strip() for p in pipelines.split(",") if p.strip()],
         index=index, out_dir=out_dir, profile=profile, max_queries=max_queries, rerank_depth=rerank_depth,
         quantization=quantization, depth=depth, device=device, progress=not as_json,
-        rerank_combine=rerank_combine, rerank_weight=rerank_weight,
+        rerank_combine=rerank_combine, rerank_weight=rerank_weight, unit=unit, pages_as_documents=pages_as_documents,
     )
     if as_json:
         _print_json(res)

@@ -20,6 +20,11 @@ from rag.filters import allowed_mask
 from rag.fusion import FUSIONS
 from rag.records import Hit, Passage, RetrieverScore
 from rag.snippets import best_passage_lexical
+from rag.title_prior import TitleIndex, apply_title_prior
+from rag.units import PassageTable, aggregate, check_unit, decode, docnos_of, page_span, unit_keys
+
+# passages fetched per wanted page at the page unit (a page holds a few passages; several may match)
+PAGE_FETCH = 4
 
 
 @dataclass
@@ -41,6 +46,12 @@ class SearchOptions:
     backend: str = "auto"  # MaxSim backend: auto | cpu | cuda | triton | reference
     filters: dict[str, Any] | None = None
     lang: str | None = None  # the query's language (ISO 639-1) for BM25; None: the index's language, or detected
+    # what one hit is: document (its best passage decides), passage, or page (a PDF page scores as its best
+    # passage; other documents' passages stand for themselves). See rag/units.py
+    unit: str = "document"
+    # passage and page units: weight of the document-title ranking fused with the final one (rag/title_prior.py;
+    # tuned on FinanceBench dev); 0 turns it off. The document unit never uses it
+    title_weight: float = 8.0
 
 
 @dataclass
@@ -91,14 +102,25 @@ class Retriever(Protocol):
 
 
 class BM25Retriever:
+    """Document BM25; passages from the passage-level BM25 index (``bm25_passages``) where the index has one."""
+
     name = "bm25"
 
-    def __init__(self, index: Any) -> None:
+    def __init__(self, index: Any, passages: Any = None) -> None:
         self.index = index
+        self.passages = passages
 
     def retrieve(self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None) -> Ranking:
         docnos, scores = self.index.search(_with_lang(query, encoded.get("options")), n, allowed=allowed)
         return Ranking(docnos, scores)
+
+    def retrieve_passages(
+        self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Top passages (docnos, ordinals, scores); None when the index predates passage BM25."""
+        if self.passages is None:
+            return None
+        return self.passages.search_passages(query, n, allowed=allowed)
 
 
 def _with_lang(query: str, opt: "SearchOptions | None") -> str:
@@ -126,6 +148,14 @@ class PassageRetriever:
         docnos, scores, best = self.index.search(q, n, allowed=allowed, n_docnos=self.n_docnos)
         return Ranking(docnos, scores, best)
 
+    def retrieve_passages(
+        self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        q = encoded.get(self.representation)
+        if q is None:
+            raise RuntimeError(f"the {self.name} retriever needs a {self.representation} query encoder; none is loaded")
+        return self.index.search_passages(q, n, allowed=allowed, n_docnos=self.n_docnos)
+
 
 class Planner:
     """Search one committed snapshot. ``encoders`` maps representation -> encoder for the query side."""
@@ -135,7 +165,7 @@ class Planner:
         self.encoders = encoders or {}
         self.retrievers: dict[str, Retriever] = {}
         if snapshot.get("bm25") is not None:
-            self.retrievers["bm25"] = BM25Retriever(snapshot["bm25"])
+            self.retrievers["bm25"] = BM25Retriever(snapshot["bm25"], snapshot.get("bm25_passages"))
         n_docnos = int(snapshot.manifest.get("next_docno", 0))
         for name, rep in (("dense", "dense"), ("sparse", "sparse")):
             if snapshot.get(name) is not None and rep in self.encoders:
@@ -144,6 +174,26 @@ class Planner:
             r = make(snapshot, self.encoders)
             if r is not None:
                 self.retrievers[name] = r
+        self._table: PassageTable | None = None
+        self._titles: TitleIndex | None = None
+
+    @property
+    def title_index(self) -> TitleIndex:
+        """Every document's title as words (built on first use at the passage or page unit)."""
+        if self._titles is None:
+            ids = self.docs.ids_by_docno()
+            titles = [""] * len(ids)
+            for s in self.docs.segments:
+                titles[s.start : s.start + s.n_docs] = s.docs.column("title").to_pylist()
+            self._titles = TitleIndex(titles)
+        return self._titles
+
+    @property
+    def passage_table(self) -> PassageTable:
+        """Pages of passages and passages of pages (built on first use at the passage or page unit)."""
+        if self._table is None:
+            self._table = PassageTable(self.docs)
+        return self._table
 
     @property
     def docs(self) -> Any:
@@ -170,25 +220,28 @@ class Planner:
         opt = options or SearchOptions()
         r = self.rank(query, opt)
         t = time.perf_counter()
-        hits = self._hits(
-            _with_lang(query, opt), r.docnos[: opt.k], r.scores[: opt.k], r.rankings, r.rerank_scores,
-            r.rerank_passages,
+        keys = r.docnos[: opt.k]
+        basis, rel = self.relevance(query, r, keys, unit=opt.unit)
+        rel_of = {} if rel is None else {int(k): float(v) for k, v in zip(keys.tolist(), rel.tolist()) if np.isfinite(v)}
+        make = self._hits if opt.unit == "document" else self._unit_hits
+        hits = make(
+            _with_lang(query, opt), keys, r.scores[: opt.k], r.rankings, r.rerank_scores, r.rerank_passages, rel_of
         )
-        basis, rel = self.relevance(query, r, r.docnos[: opt.k])
-        for h, v in zip(hits, rel if rel is not None else ()):
-            h.relevance = float(v) if np.isfinite(v) else None
         r.timings_ms["hits"] = _ms(t)
         return SearchResult(query, hits, r.names, r.timings_ms, self.snapshot.version, basis)
 
-    def relevance(self, query: str, r: "Ranked", docnos: np.ndarray) -> tuple[str | None, np.ndarray | None]:
-        """``(basis, values)``: each document's relevance on a scale shared by all queries (``rag.relevance``):
-        the dense cosine of its best passage when the query has a dense vector, else its share of the query's
-        maximal BM25 score; ``(None, None)`` for other pipelines."""
+    def relevance(
+        self, query: str, r: "Ranked", docnos: np.ndarray, unit: str = "document"
+    ) -> tuple[str | None, np.ndarray | None]:
+        """``(basis, values)``: each hit's relevance on a scale shared by all queries (``rag.relevance``): the dense
+        cosine of its document's best passage when the query has a dense vector, else its share of the query's
+        maximal BM25 score (at the passage and page units, the unit's own passage BM25 score); ``(None, None)``
+        for other pipelines. ``docnos`` are the hits' keys at ``unit`` (rag.units)."""
         from rag.relevance import BM25, DENSE, bm25_share
 
         q, dense = r.encoded.get("dense"), self.snapshot.get("dense")
         if q is not None and dense is not None:
-            return DENSE, dense.document_scores(q, docnos)
+            return DENSE, dense.document_scores(q, docnos if unit == "document" else docnos_of(docnos))
         if "bm25" in r.rankings:
             bm25 = self.snapshot["bm25"]
             ranking = r.rankings["bm25"]
@@ -207,6 +260,7 @@ class Planner:
             raise ValueError("k must be at least 1")
         if opt.fusion not in FUSIONS:
             raise ValueError(f"unknown fusion {opt.fusion!r}; choose one of {sorted(FUSIONS)}")
+        check_unit(opt.unit)
         timings: dict[str, float] = {}
         names = self.resolve_mode(opt.mode)
         t = time.perf_counter()
@@ -218,7 +272,10 @@ class Planner:
         depth = max(opt.depth, opt.k)
         for name in names:
             t = time.perf_counter()
-            rankings[name] = self.retrievers[name].retrieve(query, encoded, depth, allowed)
+            if opt.unit == "document":
+                rankings[name] = self.retrievers[name].retrieve(query, encoded, depth, allowed)
+            else:
+                rankings[name] = self._retrieve_unit(name, query, encoded, depth, allowed, opt.unit)
             timings[name] = _ms(t)
         t = time.perf_counter()
         if len(rankings) == 1:
@@ -239,7 +296,47 @@ class Planner:
             if res is not None:
                 out.docnos, out.scores, out.rerank_scores, out.rerank_passages = res
                 timings["rerank"] = _ms(t)
+        if opt.unit != "document" and opt.title_weight > 0 and len(out.docnos):
+            t = time.perf_counter()
+            ranks = self.title_index.ranks(query)
+            out.docnos, out.scores = apply_title_prior(
+                out.docnos, docnos_of(out.docnos), ranks, opt.title_weight, opt.rrf_k
+            )
+            timings["title"] = _ms(t)
         return out
+
+    def _retrieve_unit(
+        self, name: str, query: str, encoded: dict[str, Any], depth: int, allowed: np.ndarray | None, unit: str
+    ) -> Ranking:
+        """One retriever's ranking of passages or pages: its passage hits, aggregated to the unit (max)."""
+        r = self.retrievers[name]
+        fetch = getattr(r, "retrieve_passages", None)
+        # a page holds several passages: fetch more passages than the pages wanted
+        n = depth * (PAGE_FETCH if unit == "page" else 1)
+        hits = fetch(query, encoded, n, allowed) if fetch is not None else None
+        if hits is None:
+            if name != "bm25":
+                raise ValueError(f"the {name} retriever ranks documents only; use unit=document with it")
+            hits = self._bm25_passages_fallback(query, n, allowed)
+        docnos, ordinals, scores = hits
+        pages = self.passage_table.pages(docnos, ordinals) if unit == "page" else np.zeros(len(docnos), np.int64)
+        keys, agg, best = aggregate(unit_keys(unit, docnos, ordinals, pages), ordinals, scores, depth)
+        return Ranking(keys, agg, best)
+
+    def _bm25_passages_fallback(
+        self, query: str, n: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For an index written before passage BM25: document BM25, then each document's lexically best passage
+        (one passage per document, in document order)."""
+        bm25 = self.snapshot["bm25"]
+        docnos, scores = bm25.search(query, n, allowed=allowed)
+        q_terms = bm25.analyzer.tokens(query)
+        idf = self._idf(q_terms)
+        ords = []
+        for d in docnos.tolist():
+            p = best_passage_lexical(q_terms, self.docs.passages(d), bm25.analyzer.tokens, idf)
+            ords.append(p.ordinal if p is not None else 0)
+        return np.asarray(docnos, np.int64), np.array(ords, dtype=np.int64), np.asarray(scores, np.float32)
 
     def encode_query(self, query: str, names: list[str], opt: SearchOptions | None = None) -> dict[str, Any]:
         """Encode the query once per distinct encoder serving the chosen retrievers."""
@@ -270,6 +367,7 @@ class Planner:
         rankings: dict[str, Ranking],
         rerank_scores: dict[int, float],
         rerank_passages: dict[int, int],
+        relevance: dict[int, float] | None = None,
     ) -> list[Hit]:
         ranks = {
             name: {int(d): (i + 1, float(s)) for i, (d, s) in enumerate(zip(r.docnos, r.scores))}
@@ -307,6 +405,61 @@ class Planner:
                     },
                     rerank_score=rerank_scores.get(d),
                     metadata=json.loads(row["metadata"]),
+                    relevance=(relevance or {}).get(d),
+                )
+            )
+        return hits
+
+    def _unit_hits(
+        self,
+        query: str,
+        keys: np.ndarray,
+        scores: np.ndarray,
+        rankings: dict[str, Ranking],
+        rerank_scores: dict[int, float],
+        rerank_passages: dict[int, int],
+        relevance: dict[int, float] | None = None,
+    ) -> list[Hit]:
+        """Hits for passage or page keys: the passage (or the page: its span and text, with its best passage's
+        ordinal), its document, and each retriever's rank of that unit."""
+        ranks = {
+            name: {int(d): (i + 1, float(s)) for i, (d, s) in enumerate(zip(r.docnos, r.scores))}
+            for name, r in rankings.items()
+        }
+        hits: list[Hit] = []
+        for k, s in zip(keys.tolist(), scores.tolist()):
+            docno, ordinal, page = decode(k)
+            row = self.docs.fields(docno, ("id", "title", "metadata", "pages"))
+            if ordinal is None:  # a page: its best passage names the ordinal
+                ordinal = rerank_passages.get(k)
+                if ordinal is None:
+                    ordinal = next((r.passages[k] for r in rankings.values() if r.passages and k in r.passages), None)
+                span = page_span(row, page)
+                if span is None:
+                    continue
+                if ordinal is None:
+                    ords = self.passage_table.ordinals_of_page(docno, page)
+                    ordinal = int(ords[0]) if len(ords) else 0
+                text = self.docs.text_slice(docno, span[0], span[1])
+                passage: Passage | None = Passage(row["id"], int(ordinal), span[0], span[1], text, page)
+                unit = "page"
+            else:
+                passage = self.docs.passage(docno, ordinal)
+                if passage is None:
+                    continue
+                unit = "passage"
+            hits.append(
+                Hit(
+                    doc_id=row["id"],
+                    score=float(s),
+                    rank=len(hits) + 1,
+                    title=row["title"],
+                    passage=passage,
+                    retrievers={name: RetrieverScore(*ranks[name][k]) for name in rankings if k in ranks[name]},
+                    rerank_score=rerank_scores.get(k),
+                    metadata=json.loads(row["metadata"]),
+                    unit=unit,
+                    relevance=(relevance or {}).get(k),
                 )
             )
         return hits

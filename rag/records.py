@@ -120,7 +120,10 @@ class RetrieverScore:
 
 @dataclass(slots=True)
 class Hit:
-    """One ranked document in a search result, with the trace that explains it."""
+    """One ranked document, passage or PDF page in a search result, with the trace that explains it.
+
+    At the ``passage`` and ``page`` units, ``passage`` is the hit itself: its ordinal (for a page, its best
+    passage's), its character span and text (a page's whole span and text) and its 1-based page."""
 
     doc_id: str
     score: float
@@ -131,10 +134,12 @@ class Hit:
     rerank_score: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
     relevance: float | None = None  # on a scale shared by all queries (rag.relevance); what answer floors compare
+    unit: str = "document"  # document | passage | page: what this hit ranks (``passage`` then is the hit itself)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "doc_id": self.doc_id,
+            "unit": self.unit,
             "score": self.score,
             "relevance": self.relevance,
             "rank": self.rank,

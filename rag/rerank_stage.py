@@ -7,7 +7,8 @@ tensor arrays. ``rerank_combine`` says how that evidence meets the first stage's
 - ``rrf``: RRF over the first-stage rank and the MaxSim rank, weights ``1 - w`` and ``w``;
 - ``weighted``: ``(1 - w) * minmax(first stage) + w * minmax(MaxSim)``.
 
-Documents below the rerank depth keep their first-stage order after the reranked ones.
+At the passage and page units the candidates are unit keys (``rag.units``): a passage scores as its own MaxSim,
+a page as its best passage's. Documents below the rerank depth keep their first-stage order after the reranked ones.
 """
 
 from __future__ import annotations
@@ -50,7 +51,12 @@ def maxsim_rerank(planner: Any, query: str, encoded: dict[str, Any], ids: np.nda
         return None
     depth = max(1, min(opt.rerank_depth, len(ids)))
     cand, cand_scores = np.asarray(ids[:depth]), np.asarray(scores[:depth], dtype=np.float64)
-    ms, best = tensors.score(q, cand, quantization=opt.quantization, mode=opt.maxsim_mode, backend=opt.backend)
+    if getattr(opt, "unit", "document") == "document":
+        ms, best = tensors.score(q, cand, quantization=opt.quantization, mode=opt.maxsim_mode, backend=opt.backend)
+    else:  # passage or page keys: each scores as its best passage's MaxSim
+        docnos, groups = planner.passage_table.groups(cand)
+        ms, ords = tensors.score_groups(q, docnos, groups, quantization=opt.quantization, backend=opt.backend)
+        best = {int(k): int(o) for k, o in zip(cand.tolist(), ords.tolist()) if o >= 0}
     ms = np.where(np.isfinite(ms), ms, np.float32(-1e9))
     new_ids, new_scores = combine(cand, cand_scores, ms.astype(np.float64), opt.rerank_combine, opt.rerank_weight)
     rest_ids = np.asarray(ids[depth:])
@@ -80,6 +86,18 @@ class ColbertRanker:
             quantization=getattr(opt, "quantization", "binary"), backend=getattr(opt, "backend", "auto"),
         )
         return Ranking(d, s, best)
+
+    def retrieve_passages(
+        self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        q = encoded.get("multivector")
+        if q is None:
+            raise RuntimeError("colbert mode needs the multi-vector query encoder; none is loaded")
+        opt = encoded.get("options")
+        return self.tensors.search_passages(
+            q, n, allowed=allowed, n_docnos=self.n_docnos,
+            quantization=getattr(opt, "quantization", "binary"), backend=getattr(opt, "backend", "auto"),
+        )
 
 
 def _colbert_factory(snapshot: Any, encoders: dict[str, Any]) -> ColbertRanker | None:

@@ -100,7 +100,11 @@ def new_components(profile: str, encoders: dict[str, Any], quantization: str = "
     from indexers.bm25 import BM25Index
     from indexers.docstore import DocStore
 
+    from indexers.passage_bm25 import PassageBM25Index
+
     comps: dict[str, Any] = {"docs": DocStore(), "bm25": BM25Index(analyzer=MultilingualAnalyzer())}
+    # passage-level BM25 ranks passages and PDF pages lexically (rag.units); it shares the documents' analyzer
+    comps["bm25_passages"] = PassageBM25Index(analyzer=comps["bm25"].analyzer)
     for kind in profile_indexes(profile):
         if kind == "dense":
             from indexers.dense import DenseIndex

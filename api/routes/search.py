@@ -76,6 +76,7 @@ def search_options(opt: SearchOptionsIn) -> Any:
         rerank=opt.rerank,
         rerank_depth=opt.rerank_depth,
         filters=opt.filters,
+        unit=opt.unit,
     )
 
 

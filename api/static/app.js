@@ -20,6 +20,8 @@ function options() {
   const body = { k: Math.max(1, parseInt($("k").value, 10) || 10), mode: $("mode").value };
   const rerank = $("rerank").value;
   if (rerank) body.rerank = rerank === "true";
+  const unit = $("unit").value; // empty: the server's default (search: document, answer: passage)
+  if (unit) body.unit = unit;
   return body;
 }
 
@@ -105,8 +107,26 @@ function openPage(url, caption) {
   if (!dialog.open) dialog.showModal();
 }
 
-function hitId(docId) {
-  return "hit-" + encodeURIComponent(docId).replace(/[^A-Za-z0-9_-]/g, "_");
+// one element id per hit: its document, and below the document unit its page or passage
+function hitId(docId, hit) {
+  let key = docId;
+  if (hit && hit.unit === "page" && hit.passage) key += "#p" + hit.passage.page;
+  else if (hit && hit.unit === "passage" && hit.passage) key += "#" + hit.passage.ordinal;
+  return "hit-" + encodeURIComponent(key).replace(/[^A-Za-z0-9_-]/g, "_");
+}
+
+// the shown hit a cited source comes from: same document, and the same page or passage below the document unit
+function hitForSource(src) {
+  const hit = lastHits.find((h) => {
+    if (h.doc_id !== src.doc_id) return false;
+    if (h.unit === "page") return !!h.passage && h.passage.page === src.page;
+    if (h.unit === "passage") {
+      const ords = src.passage_ordinals && src.passage_ordinals.length ? src.passage_ordinals : [src.passage_ordinal];
+      return !!h.passage && ords.includes(h.passage.ordinal);
+    }
+    return true;
+  });
+  return hit ? document.getElementById(hitId(hit.doc_id, hit)) : null;
 }
 
 function renderHits(result) {
@@ -118,7 +138,7 @@ function renderHits(result) {
     Object.entries(result.timings_ms).map(([k, v]) => `${k} ${v.toFixed(1)} ms`).join(", ");
   for (const hit of result.hits) {
     const li = el("li", "hit");
-    li.id = hitId(hit.doc_id);
+    li.id = hitId(hit.doc_id, hit);
     li.dataset.docId = hit.doc_id;
     const head = el("div", "hit-head");
     head.append(el("span", "rank", "#" + hit.rank), el("span", "title", hit.title || hit.doc_id));
@@ -170,7 +190,7 @@ function flash(node) {
 
 function goToSource(number) {
   const src = sourcesByNumber.get(number);
-  const target = (src && document.getElementById(hitId(src.doc_id))) || document.getElementById("source-" + number);
+  const target = (src && hitForSource(src)) || document.getElementById("source-" + number);
   if (!target) return;
   document.querySelectorAll(".page-thumb.expanded").forEach((f) => f.classList.remove("expanded"));
   const figure = target.querySelector(".page-thumb");

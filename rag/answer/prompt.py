@@ -8,7 +8,8 @@ Budget, in the model's own tokens (``count_tokens``)::
 or, when the generator can count its whole templated prompt (``count_prompt``), exactly
 ``context_size >= max_tokens + tokens(templated prompt)``.
 
-Hits are taken in rank order. A passage that fits whole is kept; one that does not is cut at a word
+Hits are taken in rank order, after duplicates are removed and neighbouring passages of one document merged
+(``rag.answer.sources``: several passages of one document are kept when they are among the best). A passage that fits whole is kept; one that does not is cut at a word
 boundary and marked ``[…]`` when at least ``min_truncated_tokens`` of room remain (that fills the window
 and ends packing); otherwise it is dropped and later, shorter passages are still tried. Hits without a
 passage and repeated passages are dropped. Every drop is recorded with its reason. The assembled prompt is
@@ -24,6 +25,7 @@ from typing import Any, Callable, Sequence
 
 from rag.answer.base import Message
 from rag.answer.records import Citation, make_snippet
+from rag.answer.sources import passage_ordinals, select_sources
 from rag.records import Hit
 
 SYSTEM_PROMPT = (
@@ -107,25 +109,14 @@ def make_citation(number: int, hit: Hit, shown: str, truncated: bool = False) ->
         start=p.start,
         end=end,
         truncated=truncated,
+        passage_ordinals=passage_ordinals(p),
     )
 
 
 def usable_hits(hits: Sequence[Hit]) -> tuple[list[Hit], list[dict[str, Any]]]:
-    """Hits that have a non-empty passage, first occurrence of each ``(doc_id, ordinal)``; and the drops."""
-    kept: list[Hit] = []
-    dropped: list[dict[str, Any]] = []
-    seen: set[tuple[str, int]] = set()
-    for hit in hits:
-        if hit.passage is None or not hit.passage.text.strip():
-            dropped.append({"doc_id": hit.doc_id, "rank": hit.rank, "reason": "no_passage"})
-            continue
-        key = (hit.doc_id, hit.passage.ordinal)
-        if key in seen:
-            dropped.append({"doc_id": hit.doc_id, "rank": hit.rank, "reason": "duplicate"})
-            continue
-        seen.add(key)
-        kept.append(hit)
-    return kept, dropped
+    """Hits that have a non-empty passage, duplicates removed and neighbouring passages of one document merged
+    (``rag.answer.sources``); and the drops."""
+    return select_sources(hits)
 
 
 def _word_ends(text: str) -> list[int]:

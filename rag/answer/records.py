@@ -68,6 +68,7 @@ class Citation:
     start: int | None
     end: int | None
     truncated: bool = False
+    passage_ordinals: list[int] = field(default_factory=list)  # every passage the source holds (merged neighbours)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,4 +1,5 @@
-"""PDF files through pypdfium2: text per page, pages joined, page spans kept for citations."""
+"""PDF files through pypdfium2: text per page, repaired (ligatures, hyphenation, running headers and footers;
+see ``rag/loaders/pdf_text.py``), pages joined, page spans kept for citations."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rag.loaders.pdf_text import repair_pages
 from rag.loaders.text import normalize_newlines
 from rag.records import Document, LoadProblem, PageSpan
 
@@ -27,25 +29,6 @@ GENERIC_TITLES = {"document", "untitled", "title", "pdf", "slide 1", "powerpoint
 _GENERATED_PREFIXES = ("microsoft word - ", "microsoft powerpoint - ", "untitled-")
 
 
-def pdf_title(metadata_title: str | None, file_stem: str) -> str:
-    """The title of a PDF: its metadata title when it names the document (at least two words with letters, not
-    an editor's default such as "Document" or "Microsoft Word - x.docx"), else its file name (underscores as spaces).
-    An accession number or a date is not a title.
-
-    >>> pdf_title("0001552781-23-000042", "EBAY_2023Q1_8K"), pdf_title("Document", "costco-q1")
-    ('EBAY 2023Q1 8K', 'costco-q1')
-    >>> pdf_title("Q3 Report", "a"), pdf_title("Microsoft Word - draft v2.docx", "Plan_B"), pdf_title(None, "x_y")
-    ('Q3 Report', 'Plan B', 'x y')
-    """
-    name = file_stem.replace("_", " ").strip() or file_stem
-    title = " ".join((metadata_title or "").split())
-    words = [w for w in title.split() if any(c.isalpha() for c in w)]
-    low = title.lower().strip(" .-_:")
-    if len(words) < 2 or low in GENERIC_TITLES or low.startswith(_GENERATED_PREFIXES):
-        return name
-    return title
-
-
 def join_pages(page_texts: list[str]) -> tuple[str, list[PageSpan]]:
     """Join page texts with a blank line; span ``i`` is where page ``i + 1`` lies in the result.
 
@@ -63,6 +46,33 @@ def join_pages(page_texts: list[str]) -> tuple[str, list[PageSpan]]:
         spans.append(PageSpan(number, position, position + len(page_text)))
         position += len(page_text)
     return PAGE_SEPARATOR.join(page_texts), spans
+
+
+def pdf_title(meta_title: str | None, stem: str) -> str:
+    """The file name in words, followed by the PDF's Title metadata when that names the document: at least two
+    words with letters, not an editor's default ("Document", "Microsoft Word - x.docx"), not an accession number or
+    a date, not already in the file name.
+
+    Titles feed every encoder and passage BM25 (``title\npassage``), and filings are often titled by an accession
+    number or a tool's name while the file name says company, year and form: on FinanceBench dev, page nDCG@10 of
+    MiniLM dense went from 0.210 (metadata titles) to 0.227, of the default pipeline from 0.249 to 0.267, measured
+    together with the first text repairs (README).
+
+    >>> pdf_title("0001018724-18-000005", "AMAZON_2017_10K"), pdf_title("Document", "costco-q1")
+    ('AMAZON 2017 10K', 'costco q1')
+    >>> pdf_title("10-K - 02/07/2019 - 3M Company", "3M_2018_10K")
+    '3M 2018 10K: 10-K - 02/07/2019 - 3M Company'
+    >>> pdf_title("Q3 Report", "q3-report"), pdf_title("Microsoft Word - draft v2.docx", "Plan_B"), pdf_title(None, "x_y")
+    ('q3 report', 'Plan B', 'x y')
+    """
+    name = " ".join(stem.replace("_", " ").replace("-", " ").split()) or stem
+    meta = " ".join((meta_title or "").split())
+    low = meta.lower().strip(" .-_:")
+    words = [w for w in meta.split() if any(c.isalpha() for c in w)]
+    if (len(words) < 2 or low in GENERIC_TITLES or low.startswith(_GENERATED_PREFIXES)
+            or low.replace("-", " ") in name.lower()):
+        return name
+    return f"{name}: {meta}"
 
 
 def _open_error(err: Any, pdfium: Any, password: str | None) -> str:
@@ -113,14 +123,16 @@ def load_pdf(path: Path, doc_id: str, password: str | None) -> Iterator[Document
                 yield LoadProblem(source, f"page {index + 1} could not be read ({err}); left empty", level="warning")
     finally:
         pdf.close()
+    unmapped = sum(t.count(UNMAPPED_CHAR) for t in texts)
+    texts = repair_pages(texts)
     text, spans = join_pages(texts)
     if texts and not text.strip():
         yield LoadProblem(source, "PDF has no text layer (scanned pages?); OCR is not done here", level="warning")
-    unmapped = text.count(UNMAPPED_CHAR)
     if unmapped:
         yield LoadProblem(
             source,
-            f"{unmapped} characters PDFium could not map to Unicode (often ligatures such as 'fi') are kept as U+FFFE",
+            f"{unmapped} characters PDFium could not map to Unicode (ligatures such as 'fi') were spelled out as the "
+            "ligature that makes the most frequent word",
             level="warning",
         )
     yield Document(

@@ -111,3 +111,29 @@ def test_server_follows_commits_by_another_process(tmp_path):
             time.sleep(0.05)
         assert body["version"] == 2
         assert sorted(h["doc_id"] for h in body["hits"]) == [f"doc{i}" for i in range(100, 105)]
+
+
+def test_search_at_the_passage_unit_and_a_bad_unit(server):
+    with server.client() as c:
+        text = c.get("/v1/documents/doc7").json()["text"]
+        query = " ".join(text.split()[:3]).rstrip(".")
+        r = c.post("/v1/search", json={"query": query, "k": 5, "unit": "passage"})
+        assert r.status_code == 200, r.text
+        hits = r.json()["hits"]
+        assert {h["unit"] for h in hits} == {"passage"} and hits[0]["doc_id"] == "doc7"
+        p = hits[0]["passage"]
+        assert text[p["start"] : p["end"]] == p["text"]
+        assert "title" in r.json()["timings_ms"]  # the title prior runs below the document unit
+        bad = c.post("/v1/search", json={"query": query, "unit": "chapter"})
+        assert bad.status_code == 422 and "unit" in bad.text
+        doc = c.post("/v1/search", json={"query": query, "k": 3}).json()["hits"]
+        assert {h["unit"] for h in doc} == {"document"}
+
+
+def test_answer_defaults_to_the_best_passages(server):
+    with server.client() as c:
+        r = c.post("/v1/answer", json={"question": ALL_WORDS, "k": 3})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["generator"] == "extractive"
+        assert all("passage_ordinals" in s and s["passage_ordinals"] for s in body["sources"])

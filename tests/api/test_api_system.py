@@ -10,7 +10,7 @@ def test_index_description(server):
         info = c.get("/v1/index").json()
     assert info["version"] == 1 and info["profile"] == "bm25"
     assert info["counts"]["documents"] == 60 and info["counts"]["passages"] == 60
-    assert set(info["sizes"]) == {"docs", "bm25"} and all(re.match(r"^[\d.]+ (B|KB|MB|GB)$", v) for v in info["sizes"].values())
+    assert set(info["sizes"]) == {"docs", "bm25", "bm25_passages"} and all(re.match(r"^[\d.]+ (B|KB|MB|GB)$", v) for v in info["sizes"].values())
     assert info["retrievers"] == ["bm25"] and info["rerank"] is False and info["generator"] is None
     assert info["manifest"]["format"] == "latte-index" and info["models"] == {}
 

@@ -236,3 +236,35 @@ def test_real_scifact_counts():
     assert not set(train.queries) & set(test.queries)
     sampled = sample_queries(test, 50)
     assert len(sampled.queries) == 50 and sampled.sampled_from == 300
+
+
+def _pdf_pages_layout(root: Path, qrels: str) -> Path:
+    (root / "pdfs").mkdir(parents=True)
+    (root / "pdfs" / "ACME_2018_10K.pdf").write_bytes(b"%PDF-1.4 not read by the loader")
+    (root / "qrels").mkdir()
+    (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + qrels, encoding="utf-8")
+    (root / "queries.jsonl").write_text(
+        json.dumps({"_id": "q1", "text": "capex?"}) + "\n" + json.dumps({"_id": "q2", "text": "unjudged"}) + "\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+def test_load_pdf_pages_reads_page_qrels(tmp_path):
+    from evals.datasets import load_pdf_pages, page_id
+
+    ds = load_pdf_pages(_pdf_pages_layout(tmp_path / "fb", "q1\tACME_2018_10K#p59\t1\n"))
+    assert ds.corpus_format == "pdf" and ds.corpus_paths == [tmp_path / "fb" / "pdfs"]
+    assert ds.queries == {"q1": "capex?"} and ds.qrels == {"q1": {"ACME_2018_10K#p59": 1}}
+    assert page_id("sub/ACME_2018_10K.pdf", 60) == "ACME_2018_10K#p59"  # qrels pages are zero-based
+
+
+def test_load_pdf_pages_errors_name_the_problem(tmp_path):
+    from evals.datasets import load_pdf_pages
+
+    with pytest.raises(FileNotFoundError, match="pdfs"):
+        load_pdf_pages(tmp_path)
+    with pytest.raises(ValueError, match="has no OTHER_2019_10K.pdf"):
+        load_pdf_pages(_pdf_pages_layout(tmp_path / "a", "q1\tOTHER_2019_10K#p1\t1\n"))
+    with pytest.raises(ValueError, match="not <pdf stem>#p<page>"):
+        load_pdf_pages(_pdf_pages_layout(tmp_path / "b", "q1\tACME_2018_10K-page3\t1\n"))

@@ -541,7 +541,7 @@ def test_pdf_pages_spans_title_and_metadata(tmp_path):
     pages = [["Page one line one", "Page one line two"], [], ["Third page (last)"]]
     path.write_bytes(make_pdf(pages, title="Q3 Report"))
     (doc,) = load(path)
-    assert (doc.id, doc.title, doc.source) == ("report.pdf", "Q3 Report", str(path))
+    assert (doc.id, doc.title, doc.source) == ("report.pdf", "report: Q3 Report", str(path))
     assert doc.metadata == {"path": str(path), "page_count": 3}
     assert [p.page for p in doc.pages] == [1, 2, 3]
     page_texts = [doc.text[p.start : p.end] for p in doc.pages]
@@ -559,7 +559,7 @@ def test_pdf_title_falls_back_to_file_name_and_blank_pdf_warns(tmp_path):
 
 def test_pdf_title_prefers_the_file_name_over_an_uninformative_metadata_title(tmp_path):
     for meta, expected in [("Document", "Q1_results"), ("0001552781-23-000042", "Q1_results"),
-                           ("Microsoft Word - draft.docx", "Q1_results"), ("Costco Q1 2023 results", "Costco Q1 2023 results")]:
+                           ("Microsoft Word - draft.docx", "Q1_results"), ("Costco Q1 2023 results", "Q1_results: Costco Q1 2023 results")]:
         path = tmp_path / "Q1_results.pdf"
         path.write_bytes(make_pdf([["some words here"]], title=meta))
         (doc,) = load(path)

@@ -41,7 +41,7 @@ def test_index_records_profile_models_and_tensor_sizes(index):
     m = snap.manifest
     assert m["settings"]["profile"] == "default"
     assert m["models"]["dense"]["dense_dim"] == 384 and m["models"]["multivector"]["multivector_dim"] == 384
-    assert set(m["components"]) == {"docs", "bm25", "dense", "tensors"}
+    assert set(m["components"]) == {"docs", "bm25", "bm25_passages", "dense", "tensors"}
     rep = snap["tensors"].size_report()
     assert rep["binary_bytes"] * 32 == rep["float32_equivalent_bytes"]
 

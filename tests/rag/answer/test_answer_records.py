@@ -36,7 +36,7 @@ def test_answer_to_dict_is_json_ready() -> None:
     d = json.loads(json.dumps(a.to_dict()))
     assert d["citations"][0] == {
         "number": 1, "doc_id": "d", "title": "T", "passage_ordinal": 0, "page": 3,
-        "snippet": "snip", "start": 10, "end": 20, "truncated": False,
+        "snippet": "snip", "start": 10, "end": 20, "truncated": False, "passage_ordinals": [],
     }  # fmt: skip
     assert d["no_answer"] is False and d["removed_markers"] == 0
 

@@ -1,0 +1,105 @@
+"""BM25 over passages (kind ``bm25_passages``): what ranks passages and PDF pages lexically.
+
+A BM25 index (:class:`indexers.bm25.BM25Index`, unchanged) whose "documents" are passage rows: row ``r`` is the
+``r``-th passage ever added, numbered contiguously across batches. Each segment folder also holds ``docnos.npy``
+(int64, the document of each row) and ``ordinals.npy`` (int32, the passage's ordinal in its document), so a hit
+maps back to ``(docno, ordinal)``. Deleting a document deletes its rows, so N, the average length and every
+term's document frequency are those of the live passages: this is passage-level BM25, not document BM25 spread
+over passages. A passage is indexed with its document's title in front, as the encoders see it.
+
+The component is optional: an index written before it existed has none, and the planner then falls back to
+document BM25 plus each document's best passage.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexers.analyzer import Analyzer
+from indexers.arrays import fit_mask, load_npy, save_npy
+from indexers.bm25 import BM25Index, BM25Params
+
+
+class PassageBM25Index:
+    kind = "bm25_passages"
+
+    def __init__(self, params: BM25Params | None = None, analyzer: Analyzer | None = None) -> None:
+        self.inner = BM25Index(params, analyzer)
+        self._maps: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # segment name -> (docnos, ordinals) per row
+        self._pending: list[str] = []
+        self._flat: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def analyzer(self) -> Analyzer:
+        return self.inner.analyzer
+
+    # -- writing -----------------------------------------------------------------------------------------------
+    def add_batch(self, batch: Any) -> None:
+        docnos = np.asarray(batch.passage_docnos, dtype=np.int64)
+        if len(docnos) == 0:
+            return
+        texts = [f"{it.doc.title}\n{p.text}" if it.doc.title else p.text for it in batch.items for p in it.passages]
+        ordinals = np.array([p.ordinal for it in batch.items for p in it.passages], dtype=np.int32)
+        start = self.inner.next_docno
+        self.inner.add(np.arange(start, start + len(texts), dtype=np.int64), texts)
+        name = self.inner.segments[-1].name
+        self._maps[name] = (docnos, ordinals)
+        self._pending.append(name)
+        self._flat = None
+
+    def delete(self, docnos: np.ndarray) -> None:
+        docnos = np.asarray(docnos, dtype=np.int64)
+        rows = [s.start + np.flatnonzero(np.isin(self._maps[s.name][0], docnos)) for s in self.inner.segments]
+        if rows:
+            self.inner.delete(np.concatenate(rows))
+
+    # -- reading -----------------------------------------------------------------------------------------------
+    def _rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """(docnos, ordinals) of every row, in row order."""
+        if self._flat is None:
+            segs = self.inner.segments
+            self._flat = (
+                np.concatenate([np.asarray(self._maps[s.name][0]) for s in segs]) if segs else np.zeros(0, np.int64),
+                np.concatenate([np.asarray(self._maps[s.name][1]) for s in segs]) if segs else np.zeros(0, np.int32),
+            )
+        return self._flat
+
+    def search_passages(
+        self, query: str, n: int, *, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Top ``n`` live passages: (docnos, ordinals, scores) best first; ``allowed`` is a bool mask by docno."""
+        docnos, ordinals = self._rows()
+        row_mask = None
+        if allowed is not None:
+            row_mask = fit_mask(allowed, int(docnos.max()) + 1 if len(docnos) else 0)[docnos]
+        rows, scores = self.inner.search(query, n, allowed=row_mask)
+        return docnos[rows], ordinals[rows].astype(np.int64), scores
+
+    def __len__(self) -> int:
+        return self.inner.next_docno
+
+    # -- persistence -------------------------------------------------------------------------------------------
+    def save(self, folder: Path, tag: str) -> dict:
+        pending, self._pending = self._pending, []
+        state = self.inner.save(folder, tag)
+        for name in pending:
+            d, o = self._maps[name]
+            save_npy(folder / name / "docnos.npy", d)
+            save_npy(folder / name / "ordinals.npy", o)
+            self._maps[name] = (load_npy(folder / name / "docnos.npy", True), load_npy(folder / name / "ordinals.npy", True))
+        return state
+
+    @classmethod
+    def load(cls, folder: Path, state: dict, mmap: bool = True) -> "PassageBM25Index":
+        idx = cls()
+        idx.inner = BM25Index.load(folder, state, mmap)
+        for s in idx.inner.segments:
+            idx._maps[s.name] = (load_npy(folder / s.name / "docnos.npy", mmap), load_npy(folder / s.name / "ordinals.npy", mmap))
+        return idx
+
+    @staticmethod
+    def files_of(state: dict) -> set[str]:
+        return BM25Index.files_of(state)
