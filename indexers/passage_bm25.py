@@ -41,7 +41,12 @@ class PassageBM25Index:
         docnos = np.asarray(batch.passage_docnos, dtype=np.int64)
         if len(docnos) == 0:
             return
-        texts = [f"{it.doc.title}\n{p.text}" if it.doc.title else p.text for it in batch.items for p in it.passages]
+        # sliced from the document's text by span: ingest drops a passage's own text once it is encoded
+        texts = [
+            f"{it.doc.title}\n{it.doc.text[p.start : p.end]}" if it.doc.title else it.doc.text[p.start : p.end]
+            for it in batch.items
+            for p in it.passages
+        ]
         ordinals = np.array([p.ordinal for it in batch.items for p in it.passages], dtype=np.int32)
         start = self.inner.next_docno
         self.inner.add(np.arange(start, start + len(texts), dtype=np.int64), texts)
