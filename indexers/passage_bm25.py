@@ -13,6 +13,7 @@ document BM25 plus each document's best passage.
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ import numpy as np
 from indexers.analyzer import Analyzer
 from indexers.arrays import fit_mask, load_npy, save_npy
 from indexers.bm25 import BM25Index, BM25Params
+
+_LANG_SAMPLE = 2000  # characters of a document its language is detected on (as document BM25 does)
 
 
 class PassageBM25Index:
@@ -41,15 +44,27 @@ class PassageBM25Index:
         docnos = np.asarray(batch.passage_docnos, dtype=np.int64)
         if len(docnos) == 0:
             return
-        # sliced from the document's text by span: ingest drops a passage's own text once it is encoded
-        texts = [
-            f"{it.doc.title}\n{it.doc.text[p.start : p.end]}" if it.doc.title else it.doc.text[p.start : p.end]
-            for it in batch.items
-            for p in it.passages
-        ]
+        # sliced from the document's text by span: ingest drops a passage's own text once it is encoded. Each
+        # passage is analyzed in its document's language, as document BM25 analyzes it (they share the analyzer,
+        # which records the languages an index holds): detected one passage at a time, the Spanish, French and
+        # Indonesian notices in a 3M 10-K's exhibits made FinanceBench an index of four languages, and every English
+        # query was then analyzed as those too (where English stopwords are terms)
+        an = self.inner.analyzer
+        texts: list[str] = []
+        counts: list[dict[str, int] | None] = []
+        for it in batch.items:
+            lang = it.lang
+            if lang is None and hasattr(an, "language_of"):
+                head = it.doc.text[:_LANG_SAMPLE]
+                lang = an.language_of(f"{it.doc.title}\n{head}" if it.doc.title else head)
+            for p in it.passages:
+                body = it.doc.text[p.start : p.end]
+                text = f"{it.doc.title}\n{body}" if it.doc.title else body
+                texts.append(text)
+                counts.append(Counter(an.raw_tokens(text, lang)) if lang is not None else None)
         ordinals = np.array([p.ordinal for it in batch.items for p in it.passages], dtype=np.int32)
         start = self.inner.next_docno
-        self.inner.add(np.arange(start, start + len(texts), dtype=np.int64), texts)
+        self.inner.add(np.arange(start, start + len(texts), dtype=np.int64), texts, raw_counts=counts)
         name = self.inner.segments[-1].name
         self._maps[name] = (docnos, ordinals)
         self._pending.append(name)

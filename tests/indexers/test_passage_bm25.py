@@ -115,3 +115,25 @@ def test_index_without_passage_bm25_still_ranks_passages(tmp_path):
     assert "revenue" in res.hits[0].passage.text
     key_doc = decode(int(Planner(snap).rank("revenue", SearchOptions(mode="bm25", unit="passage")).docnos[0]))[0]
     assert key_doc == 0
+
+
+def test_passages_are_analyzed_in_their_documents_language(tmp_path):
+    """An English filing's Spanish notice stays English to BM25, as the whole document is: the index holds one
+    language, so English queries are not also analyzed as Spanish (where 'the' would be a term)."""
+    from indexers.analyzers import MultilingualAnalyzer
+    from indexers.docstore import StoredDoc
+
+    english = "The company reports revenue and cash flows for the year. " * 8
+    spanish = ("Esta oferta de unidades de acciones restringidas se acoge a las disposiciones de la norma de carácter "
+               "general de la comisión para el mercado financiero de Chile.")
+    text = english + "\n" + spanish
+    passages = [Passage("f", 0, 0, len(english), ""), Passage("f", 1, len(english) + 1, len(text), "")]
+    an = MultilingualAnalyzer()
+    comps = {"docs": DocStore(), "bm25": BM25Index(analyzer=an), "bm25_passages": PassageBM25Index(analyzer=an)}
+    with IndexWriter(tmp_path / "idx", components=comps) as w:
+        w.add([StoredDoc(Document("f", text, "Annual report"), bytes(16), bytes(16), np.zeros(4, np.uint32), passages)],
+              num_perm=4)
+        w.commit()
+    assert sorted(an.languages) == ["en"]
+    docnos, ordinals, scores = comps["bm25_passages"].search_passages("mercado financiero", 2)
+    assert ordinals.tolist() == [1] and scores[0] > 0  # the passage's words are indexed (its text was empty)
