@@ -105,6 +105,22 @@ class SearchOptionsIn(_In):
         description="what a hit is: a document (its best passage decides), a passage, or a PDF page (scored as its "
         "best passage; passages of documents without pages stand for themselves)",
     )
+    lang: str | None = Field(
+        None,
+        max_length=40,
+        description="the query's language for BM25 (ISO 639-1 code or English name, e.g. \"ru\"); null: the index's "
+        "language, or the languages it holds in the query's script",
+        examples=["zh"],
+    )
+
+    @field_validator("lang")
+    @classmethod
+    def _lang(cls, lang: str | None) -> str | None:
+        if lang is None:
+            return None
+        from indexers.analyzers.table import normalize_language
+
+        return normalize_language(lang)  # a ValueError naming the known codes is a 422
 
     @field_validator("filters")
     @classmethod

@@ -77,6 +77,7 @@ def search_options(opt: SearchOptionsIn) -> Any:
         rerank_depth=opt.rerank_depth,
         filters=opt.filters,
         unit=opt.unit,
+        lang=opt.lang,
     )
 
 

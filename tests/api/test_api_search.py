@@ -137,3 +137,24 @@ def test_answer_defaults_to_the_best_passages(server):
         body = r.json()
         assert body["generator"] == "extractive"
         assert all("passage_ordinals" in s and s["passage_ordinals"] for s in body["sources"])
+
+
+def test_the_query_language_is_a_field(tmp_path):
+    """`lang` analyzes the query in that language only: German 'Häuser' meets the German stem 'haus' of a German
+    document, and as English it does not; an unknown language is a 422 naming the known codes."""
+    from api.settings import Settings
+    from api_live import build_index, live_server
+
+    rows = [
+        {"_id": "de1", "title": "", "text": "Die alten Häuser stehen am Fluss und das Haus am Berg.", "lang": "de"},
+        {"_id": "en1", "title": "", "text": "The old mill stands by the river near the bridge.", "lang": "en"},
+    ]
+    index = build_index(tmp_path, rows)
+    with live_server(Settings(index=index)) as live, live.client() as c:
+        ids = {lang: [h["doc_id"] for h in c.post("/v1/search", json={"query": "Häuser", "lang": lang}).json()["hits"]]
+               for lang in ("de", "English")}
+        assert ids == {"de": ["de1"], "English": []}
+        auto = c.post("/v1/search", json={"query": "Häuser"}).json()["hits"]  # the index's Latin languages: en and de
+        assert [h["doc_id"] for h in auto] == ["de1"]
+        bad = c.post("/v1/search", json={"query": "Häuser", "lang": "klingon tongue"})
+        assert bad.status_code == 422 and "ISO 639-1" in bad.text
