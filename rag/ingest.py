@@ -474,8 +474,8 @@ class Ingestor:
                 p.text = ""
         self.deduper.add(doc.id, prep.exact_key, prep.signature)
         # a language given by metadata or settings travels with the document to BM25 (raw counts made by workers
-        # already used it)
-        lang = document_language(prep.doc, s) if prep.raw_counts is None else None
+        # already used it) and to passage BM25, which analyzes the passages in it
+        lang = document_language(prep.doc, s)
         self.buffer.append(StoredDoc(prep.doc, h, prep.exact_key, prep.signature, passages, prep.raw_counts, lang))
         self.buffer_chars += len(prep.doc.text)
         self._unencoded += len(passages)
