@@ -239,7 +239,7 @@ def _progress_callback() -> tuple[Callable[[IngestSummary], None], Callable[[], 
     prog = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
-        TextColumn("read {task.fields[read]:,} · indexed {task.fields[indexed]:,} · dropped {task.fields[dropped]:,} · {task.fields[rate]:,.0f} docs/s"),
+        TextColumn("read {task.fields[read]:,} · indexed {task.fields[indexed]:,} · dropped {task.fields[dropped]:,} · {task.fields[rate]:,.1f} docs/s"),
         TimeElapsedColumn(),
         transient=False,
     )
