@@ -146,3 +146,27 @@ def test_segments_longer_than_a_scoring_window_stay_exact():
     for q in _queries(rng, 25):
         for k in (1, 10, 300):
             _assert_same_top(idx.search(q, k), _reference(idx, q, k))
+
+
+def test_the_compiled_kernels_load_from_numba_s_disk_cache():
+    """Kernels defined inside a function were compiled again in every process (13 s before a CLI's first BM25
+    search); module-level ones are cached on disk, so a second process loads them."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import numpy as np\n"
+        "from indexers.bm25 import BM25Index\n"
+        "from rag.textscan import scan_quality\n"
+        "ix = BM25Index(); ix.add(np.arange(2), ['alpha beta', 'beta gamma']); ix.search('beta', 1)\n"
+        "scan_quality('some words here')\n"
+        "from indexers.bm25_maxscore_jit import search\n"
+        "from rag.textscan_jit import quality\n"
+        "print(sum(search.stats.cache_hits.values()), sum(quality.stats.cache_hits.values()))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    runs = [subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+            for _ in range(2)]
+    hits = [int(x) for x in runs[1].stdout.split()]
+    assert hits[0] >= 1 and hits[1] >= 1, runs[1].stdout + runs[1].stderr
