@@ -12,9 +12,11 @@ from indexers.postings_jit import decode_block
 jit = numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")
 INF = np.int64(1) << np.int64(62)
 
+
 @jit
 def worse(s1, d1, s2, d2):  # pragma: no cover - compiled
     return s1 < s2 or (s1 == s2 and d1 > d2)
+
 
 @jit
 def sift_down(hs, hd, i, n):  # pragma: no cover - compiled
@@ -31,6 +33,7 @@ def sift_down(hs, hd, i, n):  # pragma: no cover - compiled
         hs[i], hs[w] = hs[w], hs[i]
         hd[i], hd[w] = hd[w], hd[i]
         i = w
+
 
 @jit
 def heap_push(hs, hd, size, k, s, d):  # pragma: no cover - compiled
@@ -53,6 +56,7 @@ def heap_push(hs, hd, size, k, s, d):  # pragma: no cover - compiled
     sift_down(hs, hd, 0, k)
     return size
 
+
 @jit
 def find(ids, t):  # pragma: no cover - compiled
     lo = 0
@@ -67,12 +71,14 @@ def find(ids, t):  # pragma: no cover - compiled
         return lo
     return -1
 
+
 @jit
 def bound(w, mt, mindl, c1, c2):  # pragma: no cover - compiled
     if mt >= MAXTF_SATURATED:
         return w * _SLACK
     f = np.float64(mt)
     return w * f / (f + c1 + c2 * np.float64(mindl)) * _SLACK
+
 
 @jit
 def load(t, j, b0, cnt, data, blk_off, blk_bits, blk_tfbits, blk_last, bufd, buft, nin, dec, counters):
@@ -83,6 +89,7 @@ def load(t, j, b0, cnt, data, blk_off, blk_bits, blk_tfbits, blk_last, bufd, buf
     decode_block(data, blk_off, blk_bits, blk_tfbits, j, base, n, bufd[t], buft[t])
     nin[t] = n
     dec[t] = j
+
 
 @jit
 def segment(data, blk_off, blk_last, blk_bits, blk_tfbits, blk_maxtf, blk_mindl, norm, r1, b0, b1, cnt, w,
@@ -223,6 +230,7 @@ def segment(data, blk_off, blk_last, blk_bits, blk_tfbits, blk_maxtf, blk_mindl,
         lo = hi
     return size
 
+
 @jit
 def live_df(data, blk_off, blk_last, blk_bits, blk_tfbits, b0, b1, n, alive, start):  # pragma: no cover
     rows = np.empty(BLOCK, np.int32)
@@ -238,6 +246,7 @@ def live_df(data, blk_off, blk_last, blk_bits, blk_tfbits, b0, b1, n, alive, sta
                 live += 1
         pos += m
     return live
+
 
 @jit
 def search(segs, starts, n_docs, terms, qcount, alive, dirty, allowed, use_allowed, n_live, avgdl, k1, b,

@@ -12,6 +12,7 @@ from indexers.postings import BLOCK, MAXTF_SATURATED
 
 jit = numba.njit(cache=True, nogil=True, boundscheck=False)
 
+
 @jit
 def bit_width(v):  # pragma: no cover - compiled
     n = 0
@@ -20,9 +21,11 @@ def bit_width(v):  # pragma: no cover - compiled
         v >>= 1
     return n
 
+
 @jit
 def n_words(n, bits):  # pragma: no cover - compiled
     return (n * bits + 31) // 32
+
 
 @jit
 def plan_blocks(indptr, term_blk, rows, tf, doc_len, blk_last, blk_bits, blk_tfbits, blk_maxtf, blk_mindl,
@@ -61,6 +64,7 @@ def plan_blocks(indptr, term_blk, rows, tf, doc_len, blk_last, blk_bits, blk_tfb
             j += 1
             s = e
 
+
 @jit
 def put(data, off, i, bits, v):  # pragma: no cover - compiled
     if bits == 0:
@@ -72,6 +76,7 @@ def put(data, off, i, bits, v):  # pragma: no cover - compiled
     data[w] |= np.uint32(x & np.uint64(0xFFFFFFFF))
     if sh + bits > 32:
         data[w + 1] |= np.uint32(x >> np.uint64(32))
+
 
 @jit
 def pack_blocks(indptr, term_blk, rows, tf, blk_off, blk_bits, blk_tfbits, data):  # pragma: no cover
@@ -95,6 +100,7 @@ def pack_blocks(indptr, term_blk, rows, tf, blk_off, blk_bits, blk_tfbits, data)
             j += 1
             s = e
 
+
 @jit
 def get(data, off, i, bits):  # pragma: no cover - compiled
     if bits == 0:
@@ -104,6 +110,7 @@ def get(data, off, i, bits):  # pragma: no cover - compiled
     sh = np.uint64(p & 31)
     x = (np.uint64(data[w]) | (np.uint64(data[w + 1]) << np.uint64(32))) >> sh
     return np.int64(x & ((np.uint64(1) << np.uint64(bits)) - np.uint64(1)))
+
 
 @jit
 def unpack(data, off, n, bits, out, base, plus_one):  # pragma: no cover - compiled
@@ -137,6 +144,7 @@ def unpack(data, off, n, bits, out, base, plus_one):  # pragma: no cover - compi
         else:
             out[i] = base + v + 1
 
+
 @jit
 def decode_block(data, blk_off, blk_bits, blk_tfbits, j, base, n, rows_out, tf_out):  # pragma: no cover
     """Decode block ``j`` of ``n`` postings whose previous row is ``base`` into ``rows_out[:n]``, ``tf_out[:n]``."""
@@ -146,6 +154,7 @@ def decode_block(data, blk_off, blk_bits, blk_tfbits, j, base, n, rows_out, tf_o
     unpack(data, off, n, bd, rows_out, base, True)
     unpack(data, off + n_words(n, bd), n, bt, tf_out, 0, False)
 
+
 @jit
 def decode_term(data, blk_off, blk_bits, blk_tfbits, blk_last, b0, b1, n, rows, tf):  # pragma: no cover
     pos = 0
@@ -154,6 +163,7 @@ def decode_term(data, blk_off, blk_bits, blk_tfbits, blk_last, b0, b1, n, rows, 
         base = np.int64(-1) if j == b0 else np.int64(blk_last[j - 1])
         decode_block(data, blk_off, blk_bits, blk_tfbits, j, base, m, rows[pos:pos + m], tf[pos:pos + m])
         pos += m
+
 
 @jit
 def decode_all(data, blk_off, blk_bits, blk_tfbits, blk_last, term_blk, term_ptr, rows, tf):  # pragma: no cover

@@ -9,6 +9,7 @@ numba = _numba()
 njit = numba.njit(cache=True, nogil=True, boundscheck=False)
 inline = numba.njit(cache=True, nogil=True, boundscheck=False, inline="always")
 
+
 @inline
 def decode(buf, i):  # pragma: no cover - compiled
     """(code point, byte length) of the well-formed UTF-8 sequence at ``buf[i]``."""
@@ -22,6 +23,7 @@ def decode(buf, i):  # pragma: no cover - compiled
     return (((b0 & 0x07) << 18) | ((np.int64(buf[i + 1]) & 0x3F) << 12)
             | ((np.int64(buf[i + 2]) & 0x3F) << 6) | (np.int64(buf[i + 3]) & 0x3F)), 4
 
+
 @inline
 def mix(h):  # pragma: no cover - compiled
     h = h ^ (h >> np.uint64(30))
@@ -29,6 +31,7 @@ def mix(h):  # pragma: no cover - compiled
     h = h ^ (h >> np.uint64(27))
     h = h * np.uint64(0x94D049BB133111EB)
     return h ^ (h >> np.uint64(31))
+
 
 @njit
 def span_hash(buf, start, end):  # pragma: no cover - compiled
@@ -49,6 +52,7 @@ def span_hash(buf, start, end):  # pragma: no cover - compiled
         h0 = (h0 ^ np.uint64(buf[k])) * p
         k += 1
     return mix(h0 ^ mix(h1 ^ mix(h2 ^ mix(h3 ^ np.uint64(end - start)))))
+
 
 @njit
 def quality(buf, flags, count_lines, line_hashes):  # pragma: no cover - compiled
@@ -102,6 +106,7 @@ def quality(buf, flags, count_lines, line_hashes):  # pragma: no cover - compile
         line_hashes[lines] = span_hash(buf, first, last_end)
         lines += 1
     return words, alpha_words, word_chars, lines, spaceless, spaceless_letters
+
 
 @njit
 def word_hashes(buf, flags, lower, out):  # pragma: no cover - compiled
