@@ -9,7 +9,7 @@ the GPU (same results). A document's score is its best passage's.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -165,17 +165,20 @@ class DenseIndex(PassageIndex):
             alive = alive & fit_mask(allowed, total)
         return q, alive
 
-    def search_passages(
-        self, query: np.ndarray, n: int, *, allowed: np.ndarray | None = None, n_docnos: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Top ``n`` live passages by inner product: (docnos, ordinals, scores) best first."""
+    def _live_passages(
+        self, query: np.ndarray, allowed: np.ndarray | None, n_docnos: int | None, first: int,
+        enough: Callable[[np.ndarray], bool],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Live passages each segment's faiss index returns (docnos, ordinals, scores), asking a segment for
+        ``first`` hits, then four times more until ``enough(live docnos)`` or the segment is exhausted; None when no
+        segment holds a passage."""
         q, alive = self._query_and_alive(query, allowed, n_docnos)
         ds, os_, ss = [], [], []
         for seg in self.segments:
             if not len(seg):
                 continue
             idx = self._index_for(seg)
-            m = min(len(seg), max(n, 64))
+            m = min(len(seg), first)
             while True:
                 scores, rows = idx.search(q, m)
                 rows, scores = rows[0], scores[0]
@@ -183,45 +186,33 @@ class DenseIndex(PassageIndex):
                 rows, scores = rows[ok], scores[ok]
                 d = np.asarray(seg.docnos)[rows]
                 keep = alive[d]
-                if int(keep.sum()) >= n or m >= len(seg):
+                if m >= len(seg) or enough(d[keep]):
                     break
                 m = min(len(seg), m * 4)
             ds.append(d[keep])
             os_.append(np.asarray(seg.ordinals)[rows[keep]])
             ss.append(scores[keep])
         if not ds:
+            return None
+        return np.concatenate(ds), np.concatenate(os_), np.concatenate(ss)
+
+    def search_passages(
+        self, query: np.ndarray, n: int, *, allowed: np.ndarray | None = None, n_docnos: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Top ``n`` live passages by inner product: (docnos, ordinals, scores) best first."""
+        hits = self._live_passages(query, allowed, n_docnos, max(n, 64), lambda d: len(d) >= n)
+        if hits is None:
             return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-        return top_passages(np.concatenate(ds), np.concatenate(os_), np.concatenate(ss), n)
+        return top_passages(*hits, n)
 
     def search(
         self, query: np.ndarray, n: int, *, allowed: np.ndarray | None = None, n_docnos: int | None = None
     ) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
         """Top ``n`` documents by best passage inner product: (docnos, scores, docno -> best passage ordinal)."""
-        q, alive = self._query_and_alive(query, allowed, n_docnos)
-        ds, os_, ss = [], [], []
-        for seg in self.segments:
-            if not len(seg):
-                continue
-            idx = self._index_for(seg)
-            m = min(len(seg), max(4 * n, 64))
-            while True:
-                scores, rows = idx.search(q, m)
-                rows, scores = rows[0], scores[0]
-                ok = rows >= 0
-                rows, scores = rows[ok], scores[ok]
-                d = np.asarray(seg.docnos)[rows]
-                keep = alive[d]
-                enough = len(np.unique(d[keep])) >= n or m >= len(seg)
-                if enough:
-                    break
-                m = min(len(seg), m * 4)
-            ds.append(d[keep])
-            os_.append(np.asarray(seg.ordinals)[rows[keep]])
-            ss.append(scores[keep])
-        if not ds:
+        hits = self._live_passages(query, allowed, n_docnos, max(4 * n, 64), lambda d: len(np.unique(d)) >= n)
+        if hits is None:
             return np.zeros(0, np.int64), np.zeros(0, np.float32), {}
-        return best_per_document(np.concatenate(ds), np.concatenate(os_), np.concatenate(ss), n)
-
+        return best_per_document(*hits, n)
 
 def _maybe_gpu(index: Any, device: str) -> Any:
     if device == "cpu":
