@@ -28,6 +28,7 @@ RUN pip install --index-url "${TORCH_INDEX}" "torch==${TORCH_VERSION}"
 
 # 2. latte and its dependencies; the constraints file keeps torch at the version installed above
 COPY pyproject.toml constraints.txt README.md ./
+COPY core ./core
 COPY rag ./rag
 COPY indexers ./indexers
 COPY rerank ./rerank

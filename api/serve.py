@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from core.errors import UserError
+
 
 def serve(
     index: str | Path | None = None,
@@ -25,7 +27,7 @@ def serve(
 ) -> None:
     """Validate the settings, build the app and serve it until interrupted (one process; models load once).
 
-    Raises ``ValueError`` with every invalid setting named when the settings do not validate."""
+    Raises ``UserError`` with every invalid setting named when the settings do not validate."""
     import uvicorn
     from pydantic import ValidationError
 
@@ -39,7 +41,7 @@ def serve(
         )
     except ValidationError as exc:
         lines = [f"  {'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()]
-        raise ValueError("invalid settings (LATTE_* variables, settings file or flags):\n" + "\n".join(lines)) from None
+        raise UserError("invalid settings (LATTE_* variables, settings file or flags):\n" + "\n".join(lines)) from None
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
     uvicorn.run(
@@ -64,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = p.parse_args(argv)
     try:
         serve(**vars(args))
-    except ValueError as exc:
+    except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
 

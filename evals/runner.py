@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from core.errors import UserError
 from evals.datasets import (
     DATASET_UNITS, SAMPLING_WARNING, EvalDataset, dataset_meta, load_dataset, page_id, sample_queries,
 )
@@ -54,12 +55,12 @@ def parse_pipeline(name: str) -> Pipeline:
     first = parts[:-1] if rerank else parts
     bad = [p for p in first if p not in FIRST_STAGE]
     if bad or not first:
-        raise ValueError(
+        raise UserError(
             f"pipeline {name!r}: unknown retriever(s) {bad or parts}; use {'+'.join(FIRST_STAGE)} combinations, "
             "optionally ending in +colbert, or 'colbert' alone"
         )
     if fusion and fusion not in ("rrf", "weighted"):
-        raise ValueError(f"pipeline {name!r}: fusion must be rrf or weighted")
+        raise UserError(f"pipeline {name!r}: fusion must be rrf or weighted")
     return Pipeline(name, "+".join(first), rerank, fusion or "rrf")
 
 
@@ -157,7 +158,7 @@ def run_eval(
     unit = check_unit(unit or DATASET_UNITS.get(dataset, "document"))
     if pages_as_documents:
         if dataset != "pdf-pages":
-            raise ValueError("--pages-as-documents applies to --dataset pdf-pages only")
+            raise UserError("--pages-as-documents applies to --dataset pdf-pages only")
         unit = "document"
     profile = profile or profile_for(pipes)
     index = Path(index) if index else default_index_dir(ds, profile + ("-pagedocs" if pages_as_documents else ""))

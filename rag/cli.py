@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from core.errors import UserError
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="latte: late-interaction RAG on your own documents.")
 console = Console(stderr=True)
 out = Console()
@@ -45,10 +47,6 @@ def set_quiet(quiet: bool) -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
     if "transformers" in sys.modules:  # imported already (a caller running the app in-process)
         sys.modules["transformers"].utils.logging.disable_progress_bar()
-
-
-class UserError(Exception):
-    """An error whose message tells the user what to do; printed without a traceback."""
 
 
 def _print_json(data: Any) -> None:

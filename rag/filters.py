@@ -14,11 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import UserError
+
 OPS = {"eq", "ne", "in", "gt", "gte", "lt", "lte"}
 
 
-class FilterError(ValueError):
-    pass
+class FilterError(UserError, ValueError):
+    """A filter the index cannot apply (a ValueError too, for callers that caught that before UserError)."""
 
 
 def validate_filters(filters: dict[str, Any]) -> None:

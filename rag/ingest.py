@@ -30,6 +30,7 @@ from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
+from core.errors import UserError
 from indexers.analyzer import Analyzer
 from indexers.analyzers import MultilingualAnalyzer, analyzer_from_dict
 from indexers.analyzers.table import normalize_language
@@ -573,7 +574,7 @@ def ingest(
             raise FileNotFoundError(f"no such file or folder: {p}")
     workers = (os.cpu_count() or 1) if workers == 0 else workers
     if workers < 0:
-        raise ValueError(f"workers must be >= 0 (0: one per CPU core), got {workers}")
+        raise UserError(f"workers must be >= 0 (0: one per CPU core), got {workers}")
     with IndexWriter(index, settings=None, components=components) as writer, _worker_pool(workers) as pool:
         if writer.version == 0:
             settings = settings or IngestSettings()

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from core.errors import UserError
 from indexers.folder import Snapshot
 from rag.filters import allowed_mask
 from rag.fusion import FUSIONS
@@ -209,7 +210,7 @@ class Planner:
         unknown = [n for n in names if n not in self.retrievers]
         if unknown or not names:
             have = ", ".join(sorted(self.retrievers)) or "none"
-            raise ValueError(
+            raise UserError(
                 f"mode {mode!r} needs retriever(s) {unknown or names} that this index does not have "
                 f"(available: {have}); re-ingest with a profile that builds them or choose another --mode"
             )
@@ -255,11 +256,11 @@ class Planner:
     def rank(self, query: str, opt: SearchOptions) -> "Ranked":
         """Fused (and reranked) docnos best first, without building hit records (what evaluation needs)."""
         if not query or not query.strip():
-            raise ValueError("the query is empty")
+            raise UserError("the query is empty")
         if opt.k < 1:
-            raise ValueError("k must be at least 1")
+            raise UserError("k must be at least 1")
         if opt.fusion not in FUSIONS:
-            raise ValueError(f"unknown fusion {opt.fusion!r}; choose one of {sorted(FUSIONS)}")
+            raise UserError(f"unknown fusion {opt.fusion!r}; choose one of {sorted(FUSIONS)}")
         check_unit(opt.unit)
         timings: dict[str, float] = {}
         names = self.resolve_mode(opt.mode)
@@ -316,7 +317,7 @@ class Planner:
         hits = fetch(query, encoded, n, allowed) if fetch is not None else None
         if hits is None:
             if name != "bm25":
-                raise ValueError(f"the {name} retriever ranks documents only; use unit=document with it")
+                raise UserError(f"the {name} retriever ranks documents only; use unit=document with it")
             hits = self._bm25_passages_fallback(query, n, allowed)
         docnos, ordinals, scores = hits
         pages = self.passage_table.pages(docnos, ordinals) if unit == "page" else np.zeros(len(docnos), np.int64)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import UserError
 from rag.fusion import minmax, rrf
 from rag.planner import Ranking, register_reranker, register_retriever
 
@@ -39,7 +40,7 @@ def combine(first_ids: np.ndarray, first_scores: np.ndarray, maxsim: np.ndarray,
         s = (1 - w) * minmax(first_scores) + w * minmax(maxsim)
         order = np.lexsort((np.arange(len(s)), -s))
         return first_ids[order], s[order]
-    raise ValueError(f"rerank_combine must be replace, rrf or weighted (got {how!r})")
+    raise UserError(f"rerank_combine must be replace, rrf or weighted (got {how!r})")
 
 
 def maxsim_rerank(planner: Any, query: str, encoded: dict[str, Any], ids: np.ndarray, scores: np.ndarray, opt: Any):
@@ -47,7 +48,7 @@ def maxsim_rerank(planner: Any, query: str, encoded: dict[str, Any], ids: np.nda
     q = encoded.get("multivector")
     if tensors is None or q is None or opt.rerank is False or len(ids) == 0:
         if opt.rerank and tensors is None:
-            raise ValueError("rerank was asked for, but this index has no tensor arrays; ingest with a profile that builds them")
+            raise UserError("rerank was asked for, but this index has no tensor arrays; ingest with a profile that builds them")
         return None
     depth = max(1, min(opt.rerank_depth, len(ids)))
     cand, cand_scores = np.asarray(ids[:depth]), np.asarray(scores[:depth], dtype=np.float64)

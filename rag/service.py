@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
+from core.errors import UserError
 from indexers.folder import IndexFolder, Snapshot
 from rag.planner import Planner
 
@@ -36,7 +37,7 @@ REP_OF_INDEX = {"dense": "dense", "sparse": "sparse", "tensors": "multivector"}
 
 def profile_indexes(profile: str) -> tuple[str, ...]:
     if profile not in PROFILE_INDEXES:
-        raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILE_INDEXES)}")
+        raise UserError(f"unknown profile {profile!r}; choose one of {sorted(PROFILE_INDEXES)}")
     return PROFILE_INDEXES[profile]
 
 
@@ -65,7 +66,7 @@ def load_encoders(
 
     unknown = sorted(set(model_overrides or {}) - {"dense", "sparse", "multivector"})
     if unknown:
-        raise ValueError(f"model overrides for unknown representations {unknown}; use dense, sparse or multivector")
+        raise UserError(f"model overrides for unknown representations {unknown}; use dense, sparse or multivector")
     base = ENCODER_PROFILES[PROFILES[profile][0]]
     chosen = {}
     for rep in ("dense", "sparse", "multivector"):
@@ -197,7 +198,7 @@ def ingest_paths(
         m = folder.read_manifest()
         recorded = m["settings"].get("profile", "bm25")
         if profile is not None and profile != recorded:
-            raise ValueError(
+            raise UserError(
                 f"index {index} was built with profile {recorded!r}; ingest into it with the same profile "
                 f"(or omit --profile), or build a new index for {profile!r}"
             )
@@ -360,7 +361,7 @@ def make_generator(
     """A generator from options: a GGUF file in-process (llama.cpp), an OpenAI-compatible server, or None
     (extractive answers)."""
     if llm_model and llm_url:
-        raise ValueError("give either a GGUF model file (--llm-model) or a server URL (--llm-url), not both")
+        raise UserError("give either a GGUF model file (--llm-model) or a server URL (--llm-url), not both")
     if llm_model:
         if not Path(llm_model).is_file():
             raise FileNotFoundError(

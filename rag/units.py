@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from core.errors import UserError
+
 UNITS = ("document", "passage", "page")
 SHIFT = 24
 LOW = (1 << SHIFT) - 1
@@ -34,7 +36,7 @@ PAGE_BIT = 1 << (SHIFT - 1)
 
 def check_unit(unit: str) -> str:
     if unit not in UNITS:
-        raise ValueError(f"unit must be one of {', '.join(UNITS)} (got {unit!r})")
+        raise UserError(f"unit must be one of {', '.join(UNITS)} (got {unit!r})")
     return unit
 
 

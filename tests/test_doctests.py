@@ -11,7 +11,7 @@ import pkgutil
 
 import pytest
 
-PACKAGES = ("rag", "indexers", "rerank", "api", "evals")
+PACKAGES = ("core", "rag", "indexers", "rerank", "api", "evals")
 
 
 def _modules() -> list[str]:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from core.errors import UserError
 from api.deps import ReadAuth, ServedDep, SettingsDep, StateDep
 from api.errors import scrub
 from api.page_images import add_citation_urls
@@ -126,7 +127,7 @@ async def answer_question(
         ans = await run_in_threadpool(lambda: answer(req.question, result.hits, state.generator, **kwargs))
     except GenerationError as exc:
         raise HTTPException(502, f"the LLM backend failed: {scrub(str(exc), state.roots)}") from None
-    except ValueError as exc:
+    except UserError as exc:
         raise HTTPException(422, scrub(str(exc), state.roots)) from None
     body = ans.to_dict()
     add_answer_urls(body, root_path)

@@ -14,6 +14,7 @@ from typing import Any, Callable
 from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
+from core.errors import UserError
 from api.deps import ReadAuth, ServedDep, SettingsDep, StateDep, WritableDep, WriteAuth
 from api.errors import scrub
 from api.ingest import BatchIngest, IngestResult, Outcome, delete_document
@@ -202,7 +203,7 @@ async def upload_documents(request: Request, state: WritableDep, settings: Setti
                                 outcome.source = upload_label(f.name)  # never the kept file's path
                                 if kept is not None and kept[1]:
                                     created.setdefault(kept[0], []).append(outcome)
-                    except ValueError as exc:  # a file the loaders refuse as a whole
+                    except (UserError, ValueError) as exc:  # a file the loaders refuse as a whole (its content)
                         problem = LoadProblem(f.name, scrub(str(exc), [str(tmp)]))
                         batch.add(problem)
                         entry["problems"].append({"source": f.name, "message": problem.message, "line": None, "level": "error"})

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
+from core.errors import UserError
 from api.deps import ReadAuth, ServedDep, SettingsDep, StateDep
 from api.errors import scrub
 from api.page_images import add_hit_urls
@@ -82,10 +83,11 @@ def search_options(opt: SearchOptionsIn) -> Any:
 
 
 def run_search(planner: Any, query: str, opt: SearchOptionsIn, roots: list[str]) -> Any:
-    """``planner.search``; a ValueError (a mode the index lacks, a bad filter, rerank without tensors) is 422."""
+    """``planner.search``; a UserError (a mode the index lacks, a bad filter, rerank without tensors) is 422; any
+    other exception is a bug, answered 500 by the middleware."""
     try:
         return planner.search(query, search_options(opt))
-    except ValueError as exc:
+    except UserError as exc:
         raise HTTPException(422, scrub(str(exc), roots)) from None
 
 

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from core.errors import UserError
 from rag.answer.base import Message
 from rag.answer.records import Citation, make_snippet
 from rag.answer.sources import passage_ordinals, select_sources
@@ -169,7 +170,7 @@ def pack_context(
     ``max_sources``: keep at most this many sources even when more would fit (prompt processing dominates
     time to first token on CPU); the rest are dropped with reason ``max_sources``.
 
-    Raises ValueError when not a single source fits (not even cut to ``min_truncated_tokens``); the message
+    Raises UserError when not a single source fits (not even cut to ``min_truncated_tokens``); the message
     says what to lower.
     """
     if not question.strip():
@@ -222,7 +223,7 @@ def pack_context(
         dropped.append({"doc_id": h.doc_id, "rank": h.rank, "reason": "no_room"})
 
     if candidates and not kept:
-        raise ValueError(
+        raise UserError(
             f"no room for any source: the instructions and question take {base} tokens (chat template included), "
             f"max_tokens={max_tokens} is kept for the answer, and the context holds {context_size}, leaving "
             f"{budget - base} tokens; lower max_tokens, shorten the question or use a larger context (n_ctx)"

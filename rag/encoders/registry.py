@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.errors import UserError
 from rag.encoders.base import Encoder, EncoderInfo, Representation
 from rag.encoders.bge_m3 import is_bge_m3_checkpoint
 from rag.encoders.resolve import BGE_M3, MINILM, canonical_name, resolve_model
@@ -31,11 +32,11 @@ KINDS = ("sentence-transformers", "bge-m3", "colbert")
 _NON_OUTPUT_EXTRA = {"dtype", "device", "batch_size"}
 
 
-class IncompatibleModel(ValueError):
+class IncompatibleModel(UserError, ValueError):
     """The encoder at hand is not the one an index was built with."""
 
 
-class UnknownModelKind(ValueError):
+class UnknownModelKind(UserError, ValueError):
     """A folder's layout does not say which kind of encoder it holds."""
 
 

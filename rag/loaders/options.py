@@ -5,6 +5,8 @@ from __future__ import annotations
 import codecs
 from dataclasses import dataclass
 
+from core.errors import UserError
+
 FORMATS = ("auto", "beir", "mldr", "jsonl", "parquet", "text", "pdf")
 """Values accepted by ``LoadOptions.fmt``."""
 
@@ -15,7 +17,7 @@ SUPPORTED_HELP = (
 )
 
 
-class UnsupportedFormat(ValueError):
+class UnsupportedFormat(UserError, ValueError):
     """A file whose type no loader handles; the message lists what is supported."""
 
 

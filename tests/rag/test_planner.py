@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.errors import UserError
 from indexers.folder import Snapshot
 from rag.planner import Planner, SearchOptions
 from rag.service import ingest_paths, load_encoders, open_searcher
@@ -106,7 +107,7 @@ def test_colbert_ranker_is_exact_maxsim(planner, index):
 
 
 def test_mode_without_index_is_refused_clearly(planner):
-    with pytest.raises(ValueError, match="sparse"):
+    with pytest.raises(UserError, match="sparse"):
         planner.search("x", SearchOptions(mode="sparse"))
 
 
@@ -122,5 +123,5 @@ def test_querying_with_another_model_is_refused(index):
 
 def test_ingest_into_index_with_other_profile_is_refused(index, tmp_path):
     (tmp_path / "x.txt").write_text("some words here for a document")
-    with pytest.raises(ValueError, match="profile"):
+    with pytest.raises(UserError, match="profile"):
         ingest_paths([tmp_path / "x.txt"], index, profile="bm25")

@@ -5,6 +5,7 @@ rerank work at the unit; a page scores as its best passage; the document unit is
 import numpy as np
 import pytest
 
+from core.errors import UserError
 from rag.planner import SearchOptions
 from rag.service import ingest_paths, open_searcher
 from rag.units import aggregate, decode, page_key, passage_key, unit_keys
@@ -102,7 +103,7 @@ def test_document_unit_is_unchanged_and_bad_unit_is_refused(planner):
     res = planner.search("capital expenditure", SearchOptions(k=3, mode="bm25"))
     assert {h.unit for h in res.hits} == {"document"}
     assert len({h.doc_id for h in res.hits}) == len(res.hits)
-    with pytest.raises(ValueError, match="unit must be one of"):
+    with pytest.raises(UserError, match="unit must be one of"):
         planner.search("x", SearchOptions(unit="chapter"))
 
 

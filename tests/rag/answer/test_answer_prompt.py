@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from core.errors import UserError
 from rag.answer.prompt import (
     SYSTEM_PROMPT,
     TRUNCATION_MARK,
@@ -112,7 +113,7 @@ def test_max_sources_caps_the_sources_even_when_more_fit() -> None:
 
 
 def test_no_room_for_any_source_is_a_clear_error() -> None:
-    with pytest.raises(ValueError, match="lower max_tokens"):
+    with pytest.raises(UserError, match="lower max_tokens"):
         pack_context(Q, [_hit("a", 30, 1)], words, _base() + 100, max_tokens=90, template_reserve=0)
 
 
