@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from indexers.arrays import load_npy, read_arrow, save_npy, write_arrow
-from rag.records import Document, PageSpan, Passage, lexical_text
+from core.records import Document, PageSpan, Passage, lexical_text
 
 DOC_SCHEMA = pa.schema(
     [

@@ -19,7 +19,7 @@ import pyarrow as pa
 from indexers.arrays import read_arrow, write_arrow
 from indexers.docstore import DocStore, StoredDoc
 from indexers.folder import FORMAT, FORMAT_VERSION, IndexFolder, component_class, tag_for
-from rag.records import lexical_text
+from core.records import lexical_text
 
 
 @dataclass
