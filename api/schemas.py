@@ -21,9 +21,11 @@ from pydantic import (
     model_validator,
 )
 
+from rag.retrievers import ALL_FIRST_STAGE, first_stage_names, mode_pattern, ranker_names
+
 Scalar = Union[StrictStr, StrictInt, StrictFloat, StrictBool, None]
 FilterCond = Union[Scalar, list[Scalar], dict[Literal["eq", "ne", "in", "gt", "gte", "lt", "lte"], Union[Scalar, list[Scalar]]]]
-MODE_PATTERN = r"^(auto|hybrid|colbert|(bm25|dense|sparse)(\+(bm25|dense|sparse))*)$"
+MODE_PATTERN = mode_pattern(from_ingest=True)  # from the retriever table (rag/retrievers.py)
 ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 HARD_MAX_K = 10_000
 HARD_MAX_DEPTH = 1_000_000
@@ -85,7 +87,8 @@ class SearchOptionsIn(_In):
     mode: str = Field(
         "auto",
         pattern=MODE_PATTERN,
-        description="auto | hybrid | colbert | bm25 | dense | sparse, or a '+' list such as bm25+dense",
+        description=" | ".join([*ALL_FIRST_STAGE, *ranker_names(from_ingest=True), *first_stage_names()])
+        + f", or a '+' list such as {'+'.join(first_stage_names()[:2])}",
     )
     depth: int = Field(1000, ge=1, le=HARD_MAX_DEPTH, description="first-stage candidates per retriever (at most LATTE_MAX_DEPTH)")
     fusion: Literal["rrf", "weighted"] = Field("rrf", description="how first-stage rankings are fused")

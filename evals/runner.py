@@ -25,8 +25,9 @@ from evals.datasets import (
 )
 from evals.metrics import DEFAULT_MEASURES, EvalResult, evaluate
 from evals.report import markdown_table, write_reports
+from rag.retrievers import first_stage_names, ranker_names
 
-FIRST_STAGE = ("bm25", "dense", "sparse")
+FIRST_STAGE = tuple(first_stage_names())  # the retriever table's first stage (parse_pipeline reads the table itself)
 # page retrieval is judged near the top: few pages hold the evidence, and a reader looks at the first ten
 PAGE_MEASURES = ("nDCG@10", "R@10", "R@100", "RR@10")
 
@@ -49,15 +50,17 @@ def parse_pipeline(name: str) -> Pipeline:
     """
     base, _, fusion = name.partition(":")
     parts = [p for p in base.split("+") if p]
-    if parts == ["colbert"]:
-        return Pipeline(name, "colbert", False)
+    first_stage = first_stage_names()
+    rankers = ranker_names(from_ingest=True)  # used alone; an eval builds its index by ingest (so never PLAID)
+    if len(parts) == 1 and parts[0] in rankers:
+        return Pipeline(name, parts[0], False)
     rerank = parts[-1:] == ["colbert"]
     first = parts[:-1] if rerank else parts
-    bad = [p for p in first if p not in FIRST_STAGE]
+    bad = [p for p in first if p not in first_stage]
     if bad or not first:
         raise UserError(
-            f"pipeline {name!r}: unknown retriever(s) {bad or parts}; use {'+'.join(FIRST_STAGE)} combinations, "
-            "optionally ending in +colbert, or 'colbert' alone"
+            f"pipeline {name!r}: unknown retriever(s) {bad or parts}; use {'+'.join(first_stage)} combinations, "
+            f"optionally ending in +colbert, or one of {', '.join(rankers)} alone"
         )
     if fusion and fusion not in ("rrf", "weighted"):
         raise UserError(f"pipeline {name!r}: fusion must be rrf or weighted")

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.errors import UserError
+from rag.retrievers import modes_help
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="latte: late-interaction RAG on your own documents.")
 console = Console(stderr=True)
@@ -153,7 +154,7 @@ def search(
     query: str = typer.Argument(...),
     index: Path = INDEX_OPT,
     k: int = typer.Option(10, "-k", help="hits to return"),
-    mode: str = typer.Option("auto", help="auto|bm25|dense|sparse|hybrid|colbert or a '+' list such as bm25+dense"),
+    mode: str = typer.Option("auto", help=modes_help()),
     depth: int = typer.Option(1000, help="first-stage candidates per retriever"),
     fusion: str = typer.Option("rrf", help="rrf|weighted"),
     rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank", help="MaxSim rerank (default: on where tensors exist)"),

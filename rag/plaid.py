@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
 from indexers.folder import Snapshot
 from indexers.passage_index import best_per_document
-from rag.planner import Ranking, register_retriever
+from rag.ranking import Ranking, SearchOptions
 
 FOLDER = "plaid"
 
@@ -81,7 +81,9 @@ class PlaidRetriever:
                 config=ColBERTConfig(checkpoint=ckpt), verbose=0,
             )
 
-    def retrieve(self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None) -> Ranking:
+    def retrieve(
+        self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None, opt: SearchOptions
+    ) -> Ranking:
         with self._fixes(), self._run():
             pids, _, scores = self.searcher.search(query, k=min(max(4 * n, 100), len(self.docnos)))
         pids = np.asarray(pids, dtype=np.int64)
@@ -93,7 +95,8 @@ class PlaidRetriever:
         return Ranking(docnos, s, best)
 
 
-def _factory(snapshot: Snapshot, encoders: dict[str, Any]) -> PlaidRetriever | None:
+def plaid_retriever(snapshot: Snapshot, encoders: Mapping[str, Any]) -> PlaidRetriever | None:
+    """PLAID where ``latte plaid`` built it for this index and colbert-ai is installed."""
     if not (snapshot.path / FOLDER / "meta.json").is_file():
         return None
     try:
@@ -101,5 +104,3 @@ def _factory(snapshot: Snapshot, encoders: dict[str, Any]) -> PlaidRetriever | N
     except ImportError:
         return None
 
-
-register_retriever("plaid", _factory)

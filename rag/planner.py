@@ -11,14 +11,16 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Mapping
 
 import numpy as np
 
 from core.errors import UserError
 from indexers.folder import Snapshot
 from rag.filters import allowed_mask
+from rag import retrievers as table
 from rag.fusion import FUSIONS
+from rag.ranking import PassageHits, Ranking, Retriever, SearchOptions, with_lang
 from rag.records import Hit, Passage, RetrieverScore
 from rag.snippets import best_passage_lexical
 from rag.title_prior import TitleIndex, apply_title_prior
@@ -26,42 +28,6 @@ from rag.units import PassageTable, aggregate, check_unit, decode, docnos_of, pa
 
 # passages fetched per wanted page at the page unit (a page holds a few passages; several may match)
 PAGE_FETCH = 4
-
-
-@dataclass
-class SearchOptions:
-    k: int = 10
-    mode: str = "auto"  # auto | bm25 | dense | sparse | hybrid | colbert  (or "bm25+dense+...")
-    depth: int = 1000  # first-stage candidates per retriever
-    fusion: str = "rrf"  # rrf | weighted
-    rrf_k: float = 60.0
-    weights: dict[str, float] | None = None
-    rerank: bool | None = None  # None: on where tensors exist
-    rerank_depth: int = 100
-    # how MaxSim meets the first stage: replace | rrf (of the two ranks) | weighted (min-max sum). The default was
-    # tuned on SciFact *train* (809 queries): weighted with a 0.65 MaxSim share beat replace by 1.1 nDCG@10 points
-    rerank_combine: str = "weighted"
-    rerank_weight: float = 0.65  # share of the MaxSim evidence in rrf/weighted combination
-    quantization: str = "binary"  # binary | float16 tensors for MaxSim
-    maxsim_mode: str = "best_passage"  # best_passage | cross_passage (MaxSim over all of a document's tokens)
-    backend: str = "auto"  # MaxSim backend: auto | cpu | cuda | triton | reference
-    filters: dict[str, Any] | None = None
-    lang: str | None = None  # the query's language (ISO 639-1) for BM25; None: the index's language, or detected
-    # what one hit is: document (its best passage decides), passage, or page (a PDF page scores as its best
-    # passage; other documents' passages stand for themselves). See rag/units.py
-    unit: str = "document"
-    # passage and page units: weight of the document-title ranking fused with the final one (rag/title_prior.py;
-    # tuned on FinanceBench dev); 0 turns it off. The document unit never uses it
-    title_weight: float = 8.0
-
-
-@dataclass
-class Ranking:
-    """One retriever's answer: docnos best first, scores, and optionally each doc's best passage (global row)."""
-
-    docnos: np.ndarray
-    scores: np.ndarray
-    passages: dict[int, int] | None = None  # docno -> passage ordinal
 
 
 @dataclass
@@ -96,85 +62,13 @@ class Ranked:
     encoded: dict[str, Any] = field(default_factory=dict)  # the query's vectors
 
 
-class Retriever(Protocol):
-    name: str
-
-    def retrieve(self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None) -> Ranking: ...
-
-
-class BM25Retriever:
-    """Document BM25; passages from the passage-level BM25 index (``bm25_passages``) where the index has one."""
-
-    name = "bm25"
-
-    def __init__(self, index: Any, passages: Any = None) -> None:
-        self.index = index
-        self.passages = passages
-
-    def retrieve(self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None) -> Ranking:
-        docnos, scores = self.index.search(_with_lang(query, encoded.get("options")), n, allowed=allowed)
-        return Ranking(docnos, scores)
-
-    def retrieve_passages(
-        self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """Top passages (docnos, ordinals, scores); None when the index predates passage BM25."""
-        if self.passages is None:
-            return None
-        return self.passages.search_passages(query, n, allowed=allowed)
-
-
-def _with_lang(query: str, opt: "SearchOptions | None") -> str:
-    """The query, carrying ``opt.lang`` for the multilingual analyzer when one was given (``LangText``)."""
-    if opt is None or not opt.lang:
-        return query
-    from indexers.analyzers import LangText
-
-    return LangText(query, opt.lang)
-
-
-class PassageRetriever:
-    """Dense or sparse retrieval over passages; a document's score is its best passage's."""
-
-    def __init__(self, name: str, index: Any, representation: str, n_docnos: int) -> None:
-        self.name = name
-        self.index = index
-        self.representation = representation
-        self.n_docnos = n_docnos
-
-    def retrieve(self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None) -> Ranking:
-        q = encoded.get(self.representation)
-        if q is None:
-            raise RuntimeError(f"the {self.name} retriever needs a {self.representation} query encoder; none is loaded")
-        docnos, scores, best = self.index.search(q, n, allowed=allowed, n_docnos=self.n_docnos)
-        return Ranking(docnos, scores, best)
-
-    def retrieve_passages(
-        self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        q = encoded.get(self.representation)
-        if q is None:
-            raise RuntimeError(f"the {self.name} retriever needs a {self.representation} query encoder; none is loaded")
-        return self.index.search_passages(q, n, allowed=allowed, n_docnos=self.n_docnos)
-
-
 class Planner:
     """Search one committed snapshot. ``encoders`` maps representation -> encoder for the query side."""
 
-    def __init__(self, snapshot: Snapshot, encoders: dict[str, Any] | None = None) -> None:
+    def __init__(self, snapshot: Snapshot, encoders: Mapping[str, Any] | None = None) -> None:
         self.snapshot = snapshot
         self.encoders = encoders or {}
-        self.retrievers: dict[str, Retriever] = {}
-        if snapshot.get("bm25") is not None:
-            self.retrievers["bm25"] = BM25Retriever(snapshot["bm25"], snapshot.get("bm25_passages"))
-        n_docnos = int(snapshot.manifest.get("next_docno", 0))
-        for name, rep in (("dense", "dense"), ("sparse", "sparse")):
-            if snapshot.get(name) is not None and rep in self.encoders:
-                self.retrievers[name] = PassageRetriever(name, snapshot[name], rep, n_docnos)
-        for name, make in _EXTRA_RETRIEVERS.items():
-            r = make(snapshot, self.encoders)
-            if r is not None:
-                self.retrievers[name] = r
+        self.retrievers: dict[str, Retriever] = table.build(snapshot, self.encoders)
         self._table: PassageTable | None = None
         self._titles: TitleIndex | None = None
 
@@ -201,10 +95,8 @@ class Planner:
         return self.snapshot["docs"]
 
     def resolve_mode(self, mode: str) -> list[str]:
-        if mode in ("auto", "hybrid"):
-            names = [n for n in ("bm25", "dense", "sparse") if n in self.retrievers]
-        elif mode == "colbert":
-            names = ["colbert"]
+        if mode in table.ALL_FIRST_STAGE:
+            names = [n for n in table.first_stage_names() if n in self.retrievers]
         else:
             names = [m.strip() for m in mode.split("+") if m.strip()]
         unknown = [n for n in names if n not in self.retrievers]
@@ -226,7 +118,7 @@ class Planner:
         rel_of = {} if rel is None else {int(k): float(v) for k, v in zip(keys.tolist(), rel.tolist()) if np.isfinite(v)}
         make = self._hits if opt.unit == "document" else self._unit_hits
         hits = make(
-            _with_lang(query, opt), keys, r.scores[: opt.k], r.rankings, r.rerank_scores, r.rerank_passages, rel_of
+            with_lang(query, opt), keys, r.scores[: opt.k], r.rankings, r.rerank_scores, r.rerank_passages, rel_of
         )
         r.timings_ms["hits"] = _ms(t)
         return SearchResult(query, hits, r.names, r.timings_ms, self.snapshot.version, basis)
@@ -266,7 +158,6 @@ class Planner:
         names = self.resolve_mode(opt.mode)
         t = time.perf_counter()
         encoded = self.encode_query(query, names, opt)
-        encoded["options"] = opt  # per-query options some retrievers read (the colbert ranker's quantization)
         timings["encode"] = _ms(t)
         allowed = allowed_mask(self.docs, opt.filters) if opt.filters else None
         rankings: dict[str, Ranking] = {}
@@ -274,9 +165,9 @@ class Planner:
         for name in names:
             t = time.perf_counter()
             if opt.unit == "document":
-                rankings[name] = self.retrievers[name].retrieve(query, encoded, depth, allowed)
+                rankings[name] = self.retrievers[name].retrieve(query, encoded, depth, allowed, opt)
             else:
-                rankings[name] = self._retrieve_unit(name, query, encoded, depth, allowed, opt.unit)
+                rankings[name] = self._retrieve_unit(name, query, encoded, depth, allowed, opt)
             timings[name] = _ms(t)
         t = time.perf_counter()
         if len(rankings) == 1:
@@ -290,13 +181,13 @@ class Planner:
             fused_ids, fused_scores = fuse({n: (r.docnos, r.scores) for n, r in rankings.items()}, **kw)
         timings["fusion"] = _ms(t)
         out = Ranked(fused_ids, fused_scores, names, rankings, timings, encoded=encoded)
-        reranker = _RERANKER.get("maxsim")
-        if reranker is not None and "colbert" not in names:
-            t = time.perf_counter()
-            res = reranker(self, query, encoded, fused_ids, fused_scores, opt)
-            if res is not None:
-                out.docnos, out.scores, out.rerank_scores, out.rerank_passages = res
-                timings["rerank"] = _ms(t)
+        if all(table.RETRIEVERS[n].rerank for n in names):
+            for rerank in table.RERANKERS.values():
+                t = time.perf_counter()
+                res = rerank(self, query, encoded, out.docnos, out.scores, opt)
+                if res is not None:
+                    out.docnos, out.scores, out.rerank_scores, out.rerank_passages = res
+                    timings["rerank"] = _ms(t)
         if opt.unit != "document" and opt.title_weight > 0 and len(out.docnos):
             t = time.perf_counter()
             ranks = self.title_index.ranks(query)
@@ -307,14 +198,16 @@ class Planner:
         return out
 
     def _retrieve_unit(
-        self, name: str, query: str, encoded: dict[str, Any], depth: int, allowed: np.ndarray | None, unit: str
+        self, name: str, query: str, encoded: dict[str, Any], depth: int, allowed: np.ndarray | None,
+        opt: SearchOptions,
     ) -> Ranking:
         """One retriever's ranking of passages or pages: its passage hits, aggregated to the unit (max)."""
+        unit = opt.unit
         r = self.retrievers[name]
         fetch = getattr(r, "retrieve_passages", None)
         # a page holds several passages: fetch more passages than the pages wanted
         n = depth * (PAGE_FETCH if unit == "page" else 1)
-        hits = fetch(query, encoded, n, allowed) if fetch is not None else None
+        hits = fetch(query, encoded, n, allowed, opt) if fetch is not None else None
         if hits is None:
             if name != "bm25":
                 raise UserError(f"the {name} retriever ranks documents only; use unit=document with it")
@@ -324,9 +217,7 @@ class Planner:
         keys, agg, best = aggregate(unit_keys(unit, docnos, ordinals, pages), ordinals, scores, depth)
         return Ranking(keys, agg, best)
 
-    def _bm25_passages_fallback(
-        self, query: str, n: int, allowed: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _bm25_passages_fallback(self, query: str, n: int, allowed: np.ndarray | None) -> PassageHits:
         """For an index written before passage BM25: document BM25, then each document's lexically best passage
         (one passage per document, in document order)."""
         bm25 = self.snapshot["bm25"]
@@ -337,15 +228,15 @@ class Planner:
         for d in docnos.tolist():
             p = best_passage_lexical(q_terms, self.docs.passages(d), bm25.analyzer.tokens, idf)
             ords.append(p.ordinal if p is not None else 0)
-        return np.asarray(docnos, np.int64), np.array(ords, dtype=np.int64), np.asarray(scores, np.float32)
+        return PassageHits(np.asarray(docnos, np.int64), np.array(ords, dtype=np.int64), np.asarray(scores, np.float32))
 
     def encode_query(self, query: str, names: list[str], opt: SearchOptions | None = None) -> dict[str, Any]:
         """Encode the query once per distinct encoder serving the chosen retrievers."""
         wanted: dict[int, tuple[Any, list[str]]] = {}
         for name in names:
-            rep = {"dense": "dense", "sparse": "sparse", "colbert": "multivector"}.get(name)
+            rep = table.query_rep(name)
             enc = self.encoders.get(rep) if rep else None
-            if enc is not None:
+            if rep is not None and enc is not None:
                 wanted.setdefault(id(enc), (enc, []))[1].append(rep)
         rerank = self.snapshot.get("tensors") is not None and (opt is None or opt.rerank is not False)
         rerank_enc = self.encoders.get("multivector") if rerank else None  # (encoders may load on first use)
@@ -432,6 +323,7 @@ class Planner:
             docno, ordinal, page = decode(k)
             row = self.docs.fields(docno, ("id", "title", "metadata", "pages"))
             if ordinal is None:  # a page: its best passage names the ordinal
+                assert page is not None  # a key is a passage or a page
                 ordinal = rerank_passages.get(k)
                 if ordinal is None:
                     ordinal = next((r.passages[k] for r in rankings.values() if r.passages and k in r.passages), None)
@@ -480,24 +372,3 @@ class Planner:
 
 def _ms(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000.0, 3)
-
-
-def _register_defaults() -> None:
-    from rag import plaid, rerank_stage  # noqa: F401  (register the MaxSim reranker, colbert and plaid rankers)
-
-
-# Later stages register themselves here (dense/sparse retrievers, the MaxSim reranker) so this file stays small.
-_EXTRA_RETRIEVERS: dict[str, Any] = {}
-_RERANKER: dict[str, Any] = {}
-
-
-def register_retriever(name: str, factory: Any) -> None:
-    """``factory(snapshot, encoders) -> Retriever | None`` (None when the index lacks what it needs)."""
-    _EXTRA_RETRIEVERS[name] = factory
-
-
-def register_reranker(name: str, fn: Any) -> None:
-    _RERANKER[name] = fn
-
-
-_register_defaults()

@@ -13,13 +13,13 @@ a page as its best passage's. Documents below the rerank depth keep their first-
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
 from core.errors import UserError
 from rag.fusion import minmax, rrf
-from rag.planner import Ranking, register_reranker, register_retriever
+from rag.ranking import PassageHits, Ranking, SearchOptions
 
 
 def combine(first_ids: np.ndarray, first_scores: np.ndarray, maxsim: np.ndarray, how: str, w: float) -> tuple[np.ndarray, np.ndarray]:
@@ -43,7 +43,11 @@ def combine(first_ids: np.ndarray, first_scores: np.ndarray, maxsim: np.ndarray,
     raise UserError(f"rerank_combine must be replace, rrf or weighted (got {how!r})")
 
 
-def maxsim_rerank(planner: Any, query: str, encoded: dict[str, Any], ids: np.ndarray, scores: np.ndarray, opt: Any):
+def maxsim_rerank(
+    planner: Any, query: str, encoded: dict[str, Any], ids: np.ndarray, scores: np.ndarray, opt: SearchOptions
+) -> tuple[np.ndarray, np.ndarray, dict[int, float], dict[int, int]] | None:
+    """MaxSim over the fused top ``opt.rerank_depth`` candidates: (ids, scores, MaxSim by candidate, best passage
+    by candidate), or None when there is nothing to rerank with (no tensors, no multi-vector query, rerank off)."""
     tensors = planner.snapshot.get("tensors")
     q = encoded.get("multivector")
     if tensors is None or q is None or opt.rerank is False or len(ids) == 0:
@@ -77,35 +81,33 @@ class ColbertRanker:
         self.tensors = tensors
         self.n_docnos = n_docnos
 
-    def retrieve(self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None) -> Ranking:
+    @staticmethod
+    def _query(encoded: dict[str, Any]) -> Any:
         q = encoded.get("multivector")
         if q is None:
             raise RuntimeError("colbert mode needs the multi-vector query encoder; none is loaded")
-        opt = encoded.get("options")
+        return q
+
+    def retrieve(
+        self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None, opt: SearchOptions
+    ) -> Ranking:
         d, s, best = self.tensors.search_all(
-            q, n, allowed=allowed, n_docnos=self.n_docnos,
-            quantization=getattr(opt, "quantization", "binary"), backend=getattr(opt, "backend", "auto"),
+            self._query(encoded), n, allowed=allowed, n_docnos=self.n_docnos,
+            quantization=opt.quantization, backend=opt.backend,
         )
         return Ranking(d, s, best)
 
     def retrieve_passages(
-        self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        q = encoded.get("multivector")
-        if q is None:
-            raise RuntimeError("colbert mode needs the multi-vector query encoder; none is loaded")
-        opt = encoded.get("options")
-        return self.tensors.search_passages(
-            q, n, allowed=allowed, n_docnos=self.n_docnos,
-            quantization=getattr(opt, "quantization", "binary"), backend=getattr(opt, "backend", "auto"),
-        )
+        self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None, opt: SearchOptions
+    ) -> PassageHits:
+        return PassageHits(*self.tensors.search_passages(
+            self._query(encoded), n, allowed=allowed, n_docnos=self.n_docnos,
+            quantization=opt.quantization, backend=opt.backend,
+        ))
 
 
-def _colbert_factory(snapshot: Any, encoders: dict[str, Any]) -> ColbertRanker | None:
+def colbert_ranker(snapshot: Any, encoders: Mapping[str, Any]) -> ColbertRanker | None:
+    """Exact MaxSim where the index has tensor arrays and the multi-vector query encoder is loaded."""
     if snapshot.get("tensors") is None or "multivector" not in encoders:
         return None
     return ColbertRanker(snapshot["tensors"], int(snapshot.manifest.get("next_docno", 0)))
-
-
-register_reranker("maxsim", maxsim_rerank)
-register_retriever("colbert", _colbert_factory)
