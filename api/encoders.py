@@ -12,7 +12,8 @@ instance serves both, so this costs no memory, and encodes never run at once, so
 from __future__ import annotations
 
 import threading
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ def concat_encoded(parts: Sequence[Encoded]) -> Encoded:
 
         out.sparse = sp.vstack([p.sparse for p in parts], format="csr")
     if parts and all(p.multivector is not None for p in parts):
-        out.multivector = [m for p in parts for m in p.multivector]
+        out.multivector = [m for p in parts for m in p.multivector or ()]
     return out
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from indexers.writer import IndexWriter
-from rag.ingest import IngestSettings, IngestSummary, Ingestor
+from rag.ingest import Ingestor, IngestSettings, IngestSummary
 from rag.records import Document, LoadProblem
 from rag.service import IMAGE_PROFILES, make_encode, models_record, new_components
 
@@ -73,7 +73,7 @@ class BatchIngest:
         self.outcomes: list[Outcome] = []
         self.problems: list[LoadProblem] = []
 
-    def __enter__(self) -> "BatchIngest":
+    def __enter__(self) -> BatchIngest:
         from indexers.folder import IndexFolder
 
         new = not IndexFolder(self.index).exists()

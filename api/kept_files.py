@@ -20,8 +20,8 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 FILES_DIR = "files"
 _KEPT_NAME = re.compile(r"^[0-9a-f]{64}\.pdf$")

@@ -18,7 +18,8 @@ import logging
 import re
 import time
 import uuid
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from api.errors import too_large
 from api.metrics import Metrics

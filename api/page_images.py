@@ -18,8 +18,9 @@ import subprocess
 import sys
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable, Sequence
 from pathlib import Path
-from typing import Any, Hashable, Sequence
+from typing import Any
 from urllib.parse import quote
 
 from api.page_worker import RenderedPage

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import hmac
-from typing import Sequence
+from collections.abc import Sequence
 
 from fastapi import HTTPException, status
 from pydantic import SecretStr

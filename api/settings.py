@@ -155,7 +155,7 @@ class Settings(BaseSettings):
         return profile
 
     @model_validator(mode="after")
-    def _page_dpi(self) -> "Settings":
+    def _page_dpi(self) -> Settings:
         if self.page_image_dpi > self.page_image_max_dpi:
             raise ValueError(
                 f"LATTE_PAGE_IMAGE_DPI={self.page_image_dpi} is over LATTE_PAGE_IMAGE_MAX_DPI={self.page_image_max_dpi}; "
@@ -164,7 +164,7 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _backend_needs(self) -> "Settings":
+    def _backend_needs(self) -> Settings:
         if self.llm_backend == "llamacpp" and self.llm_model_path is None:
             raise ValueError("llm_backend=llamacpp needs LATTE_LLM_MODEL_PATH (a GGUF file)")
         if self.llm_backend == "openai":

@@ -53,8 +53,10 @@ def build_generator(settings: Settings) -> Any:
     if settings.llm_backend == "llamacpp":
         from rag.answer import LlamaCppGenerator
 
+        if settings.llm_model_path is None:  # Settings refuses llamacpp without a model path
+            raise RuntimeError("llm_backend=llamacpp needs LATTE_LLM_MODEL_PATH (a GGUF file)")
         return LlamaCppGenerator(
-            settings.llm_model_path,  # type: ignore[arg-type]  (checked by Settings)
+            settings.llm_model_path,
             n_ctx=settings.llm_n_ctx,
             n_threads=settings.llm_threads,
             n_gpu_layers=settings.llm_gpu_layers,

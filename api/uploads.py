@@ -21,10 +21,11 @@ import re
 import shutil
 import unicodedata
 import uuid
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 
 from fastapi import HTTPException
 
@@ -171,7 +172,7 @@ class _Receiver:
         path = (self.dest / name).resolve()
         if path.parent != self.dest:  # defence in depth: safe_filename already removed every directory part
             raise HTTPException(400, "invalid file name")
-        self._out = open(path, "xb")
+        self._out = open(path, "xb")  # noqa: SIM115 (written part by part; closed when the part ends)
         self.files.append(SavedFile(original, name, path))
 
     def _unique(self, name: str) -> str:

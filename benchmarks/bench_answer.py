@@ -28,8 +28,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from rag.answer import LlamaCppGenerator, OpenAIHTTPGenerator
 from rag.answer.base import Message

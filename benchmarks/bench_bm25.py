@@ -176,7 +176,7 @@ def run(size: int, n_queries: int, words: int, batch: int, rank_bm25: bool, opti
             toks = [t for t in an.tokens(q) if t in ids]
             if not toks:
                 return []
-            d, s = bm.retrieve([toks], k=10, backend_selection="numba", n_threads=1, show_progress=False)
+            d, s = bm.retrieve([toks], k=10, backend_selection="numba", n_threads=1, show_progress=False)  # noqa: F821 (deleted after its last query)
             return [int(x) for x, y in zip(d[0], s[0]) if y > 0]
 
         lat, ref_top = timed(bm25s_query, qs)
@@ -196,7 +196,7 @@ def run(size: int, n_queries: int, words: int, batch: int, rank_bm25: bool, opti
             toks = an.tokens(q)
             if not toks:
                 return []
-            return searcher.search(tv.parse_query(" ".join(toks), ["body"]), 10).hits
+            return searcher.search(tv.parse_query(" ".join(toks), ["body"]), 10).hits  # noqa: F821 (deleted after use)
 
         lat, tv_hits = timed(tantivy_query, qs)
         res["tantivy_p50_ms"] = p50_ms(lat)

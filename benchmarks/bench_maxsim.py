@@ -24,14 +24,14 @@ import os
 import platform
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 
-from rerank import TokenStore, maxsim
+from rerank import TokenStore, lut_kernel, maxsim
 from rerank.bits import pack_bits, unpack_bits
-from rerank import lut_kernel
 from rerank.cpu import token_max_cpu
 from rerank.reference import maxsim_reference
 

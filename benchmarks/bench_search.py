@@ -82,8 +82,8 @@ def unit_latency(index: Path, queries: Path, n_queries: int, repeat: int = 3) ->
 
 def synthetic(n: int, n_queries: int, dim: int = 384) -> dict:
     import scipy.sparse as sp
-
     from corpus import documents, queries, vocabulary
+
     from indexers.bm25 import BM25Index
     from indexers.dense import DenseIndex
     from indexers.sparse import SparseIndex

@@ -4,8 +4,8 @@ written as MLDR corpus JSONL (``{"docid", "text"}``), generated deterministicall
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 

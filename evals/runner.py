@@ -13,15 +13,20 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
-
-import numpy as np
+from typing import Any
 
 from core.errors import UserError
 from evals.datasets import (
-    DATASET_UNITS, SAMPLING_WARNING, EvalDataset, dataset_meta, load_dataset, page_id, sample_queries,
+    DATASET_UNITS,
+    SAMPLING_WARNING,
+    EvalDataset,
+    dataset_meta,
+    load_dataset,
+    page_id,
+    sample_queries,
 )
 from evals.metrics import DEFAULT_MEASURES, EvalResult, evaluate
 from evals.report import markdown_table, write_reports

@@ -9,15 +9,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterable
+from typing import Any
 
 # Lucene's EnglishAnalyzer stop set (what Anserini uses for its BEIR BM25 baselines) plus common function words.
 ENGLISH_STOPWORDS: frozenset[str] = frozenset(
-    """a an and are as at be but by for if in into is it no not of on or such that the their then there these they
-    this to was will with i me my we our you your he him his she her its them what which who whom those am were been
-    being have has had having do does did doing would should could can from up down out off over under again further
-    once here when where why how all any both each few more most other some own same so than too very s t just don now
-    about above after before below between during through while until because against""".split()
+    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will", "with", "i", "me", "my", "we", "our", "you", "your", "he", "him", "his", "she", "her", "its", "them", "what", "which", "who", "whom", "those", "am", "were", "been", "being", "have", "has", "had", "having", "do", "does", "did", "doing", "would", "should", "could", "can", "from", "up", "down", "out", "off", "over", "under", "again", "further", "once", "here", "when", "where", "why", "how", "all", "any", "both", "each", "few", "more", "most", "other", "some", "own", "same", "so", "than", "too", "very", "s", "t", "just", "don", "now", "about", "above", "after", "before", "below", "between", "during", "through", "while", "until", "because", "against"]
 )
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -54,7 +50,7 @@ class Analyzer:
         if len(cache) > _CACHE_MAX:
             cache.clear()
         get = cache.get
-        terms = [get(t, _MISS) for t in toks]
+        terms: list[Any] = [get(t, _MISS) for t in toks]
         missing = {t for t, r in zip(toks, terms) if r is _MISS}
         if missing:
             self._fill(cache, missing)
@@ -81,9 +77,6 @@ class Analyzer:
             cache[w] = None
         cache.update(zip(keep, stems))
 
-    def tokens_many(self, texts: Iterable[str]) -> list[list[str]]:
-        return [self.tokens(t) for t in texts]
-
     def to_dict(self) -> dict:
         return {
             "lowercase": self.lowercase,
@@ -93,7 +86,7 @@ class Analyzer:
         }
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Analyzer":
+    def from_dict(cls, d: dict) -> Analyzer:
         sw = d.get("stopwords", "english")
         stop = ENGLISH_STOPWORDS if sw == "english" else (frozenset(sw) if sw else None)
         return cls(

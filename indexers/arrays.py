@@ -18,14 +18,6 @@ def fit_mask(mask: np.ndarray, n: int) -> np.ndarray:
     return mask[:n] if len(mask) >= n else np.concatenate([mask, np.zeros(n - len(mask), dtype=bool)])
 
 
-def fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))

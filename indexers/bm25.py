@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from indexers.analyzer import Analyzer
-from indexers.analyzers import analyzer_from_dict
+from indexers.analyzers import MultilingualAnalyzer, analyzer_from_dict
 from indexers.arrays import fit_mask, load_npy, read_arrow, save_npy, write_arrow
 from indexers.postings import PostingBlocks, compress
 
@@ -101,7 +102,7 @@ class Vocabulary:
         write_arrow(path, pa.table({"term": pa.array(self.terms, pa.string())}))
 
     @classmethod
-    def load(cls, path: Path) -> "Vocabulary":
+    def load(cls, path: Path) -> Vocabulary:
         return cls(read_arrow(path, mmap=False).column("term").to_pylist())
 
 
@@ -145,7 +146,7 @@ class Segment:
         save_npy(folder / "doc_len.npy", self.doc_len)
 
     @classmethod
-    def load(cls, folder: Path, name: str, start: int, mmap: bool = True, layout: str | None = None) -> "Segment":
+    def load(cls, folder: Path, name: str, start: int, mmap: bool = True, layout: str | None = None) -> Segment:
         doc_len = load_npy(folder / "doc_len.npy", mmap)
         if layout == cls.LAYOUT:
             return cls(name, start, PostingBlocks.load(folder, mmap), doc_len)
@@ -168,9 +169,9 @@ def build_segment(name: str, start: int, docs: Sequence[tuple[np.ndarray, np.nda
     if lens.sum():
         terms = np.concatenate([np.asarray(ids, dtype=np.int64) for ids, _ in docs])
         tfs = np.concatenate([np.asarray(tf, dtype=np.float32) for _, tf in docs])
-        rws = np.repeat(np.arange(n, dtype=np.int64), lens)
+        rws_wide = np.repeat(np.arange(n, dtype=np.int64), lens)
         # sort by (term, row) and merge duplicates (two raw words with one stem)
-        key = terms * (n + 1) + rws
+        key = terms * (n + 1) + rws_wide
         order = np.argsort(key, kind="stable")
         key, tfs = key[order], tfs[order]
         uniq, first = np.unique(key, return_index=True)
@@ -189,7 +190,7 @@ class BM25Index:
 
     kind = "bm25"
 
-    def __init__(self, params: BM25Params | None = None, analyzer: Analyzer | None = None) -> None:
+    def __init__(self, params: BM25Params | None = None, analyzer: Analyzer | MultilingualAnalyzer | None = None) -> None:
         self.params = params or BM25Params()
         self.analyzer = analyzer or Analyzer()
         self.vocab = Vocabulary()
@@ -279,7 +280,7 @@ class BM25Index:
                 total += float(np.asarray(s.doc_len)[a].sum())
                 n += int(a.sum())
             self._stats = (alive, n, total / n if n else 0.0)
-            self._df_cache: dict[int, int] = {}
+            self._df_cache = {}
         return self._stats
 
     def _dirty(self) -> np.ndarray:
@@ -427,7 +428,7 @@ class BM25Index:
         return e
 
     @classmethod
-    def load(cls, folder: Path, state: dict, mmap: bool = True) -> "BM25Index":
+    def load(cls, folder: Path, state: dict, mmap: bool = True) -> BM25Index:
         idx = cls(BM25Params(**state["params"]), analyzer_from_dict(state.get("analyzer") or {}))
         idx.vocab = Vocabulary.load(folder / state["vocab"])
         idx.segments = [

@@ -21,12 +21,12 @@ with the threshold earlier ones reached.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
-
 
 #: bounds are inflated by this factor so float rounding can never make a bound smaller than a real score
 _SLACK = 1.0 + 1e-9
@@ -49,7 +49,7 @@ class SegmentTable:
               "blk_maxtf", "blk_mindl")
 
     @classmethod
-    def build(cls, segments: Sequence[Any], k1: float, b: float, avgdl: float) -> "SegmentTable":
+    def build(cls, segments: Sequence[Any], k1: float, b: float, avgdl: float) -> SegmentTable:
         """``segments``: objects with ``blocks`` (PostingBlocks), ``doc_len`` and ``start``, in docno order.
 
         Each document's length norm ``k1 (1 - b + b dl / avgdl)`` and ``1 / (1 + norm)`` (the weight of tf = 1, most

@@ -21,13 +21,13 @@ def worse(s1, d1, s2, d2):  # pragma: no cover - compiled
 @jit
 def sift_down(hs, hd, i, n):  # pragma: no cover - compiled
     while True:
-        l = 2 * i + 1
-        r = l + 1
+        left = 2 * i + 1
+        right = left + 1
         w = i
-        if l < n and worse(hs[l], hd[l], hs[w], hd[w]):
-            w = l
-        if r < n and worse(hs[r], hd[r], hs[w], hd[w]):
-            w = r
+        if left < n and worse(hs[left], hd[left], hs[w], hd[w]):
+            w = left
+        if right < n and worse(hs[right], hd[right], hs[w], hd[w]):
+            w = right
         if w == i:
             return
         hs[i], hs[w] = hs[w], hs[i]

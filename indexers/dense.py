@@ -8,8 +8,9 @@ the GPU (same results). A document's score is its best passage's.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from indexers.arrays import load_npy, read_arrow, save_npy, write_arrow
 from core.records import Document, PageSpan, Passage, lexical_text
+from indexers.arrays import load_npy, read_arrow, save_npy, write_arrow
 
 DOC_SCHEMA = pa.schema(
     [
@@ -82,7 +83,7 @@ class DocSegment:
         save_npy(folder / "minhash.npy", self.signatures)
 
     @classmethod
-    def load(cls, folder: Path, name: str, start: int, mmap: bool = True) -> "DocSegment":
+    def load(cls, folder: Path, name: str, start: int, mmap: bool = True) -> DocSegment:
         return cls(
             name=name,
             start=start,
@@ -345,7 +346,7 @@ class DocStore:
         }
 
     @classmethod
-    def load(cls, folder: Path, state: dict, mmap: bool = True) -> "DocStore":
+    def load(cls, folder: Path, state: dict, mmap: bool = True) -> DocStore:
         store = cls()
         store.segments = [DocSegment.load(folder / s["name"], s["name"], s["start"], mmap) for s in state["segments"]]
         store.deleted = np.array(load_npy(folder / state["deleted"], mmap=False), dtype=np.int64)

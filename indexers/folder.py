@@ -19,10 +19,11 @@ import fcntl
 import os
 import shutil
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Protocol
 
 from indexers.arrays import write_json_atomic
 
@@ -44,52 +45,61 @@ class IndexFormatError(RuntimeError):
     pass
 
 
-_LOADERS: dict[str, Callable[[], type]] = {}
+class ComponentClass(Protocol):
+    """What the manifest's table of component kinds needs of a component class (its classmethod ``load`` and
+    staticmethod ``files_of``): open a saved state, and name the files that state uses."""
+
+    def load(self, folder: Path, state: dict, mmap: bool = True) -> Any: ...
+
+    def files_of(self, state: dict) -> set[str]: ...
 
 
-def register_component(kind: str, loader: Callable[[], type]) -> None:
+_LOADERS: dict[str, Callable[[], ComponentClass]] = {}
+
+
+def register_component(kind: str, loader: Callable[[], ComponentClass]) -> None:
     """Register a component class by kind; ``loader`` imports it lazily."""
     _LOADERS[kind] = loader
 
 
-def component_class(kind: str) -> type:
+def component_class(kind: str) -> ComponentClass:
     try:
         return _LOADERS[kind]()
     except KeyError:
         raise IndexFormatError(f"unknown index component {kind!r}; this latte knows {sorted(_LOADERS)}") from None
 
 
-def _docs() -> type:
+def _docs() -> ComponentClass:
     from indexers.docstore import DocStore
 
     return DocStore
 
 
-def _bm25() -> type:
+def _bm25() -> ComponentClass:
     from indexers.bm25 import BM25Index
 
     return BM25Index
 
 
-def _bm25_passages() -> type:
+def _bm25_passages() -> ComponentClass:
     from indexers.passage_bm25 import PassageBM25Index
 
     return PassageBM25Index
 
 
-def _dense() -> type:
+def _dense() -> ComponentClass:
     from indexers.dense import DenseIndex
 
     return DenseIndex
 
 
-def _sparse() -> type:
+def _sparse() -> ComponentClass:
     from indexers.sparse import SparseIndex
 
     return SparseIndex
 
 
-def _tensors() -> type:
+def _tensors() -> ComponentClass:
     from indexers.tensors import TensorIndex
 
     return TensorIndex
@@ -205,7 +215,7 @@ class Snapshot:
         return self.components.get(kind)
 
     @classmethod
-    def open(cls, path: str | Path, *, mmap: bool = True, retries: int = 3) -> "Snapshot":
+    def open(cls, path: str | Path, *, mmap: bool = True, retries: int = 3) -> Snapshot:
         folder = IndexFolder(path)
         for attempt in range(retries + 1):
             manifest = folder.read_manifest()

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from indexers.analyzer import Analyzer
+from indexers.analyzers import MultilingualAnalyzer
 from indexers.arrays import fit_mask, load_npy, save_npy
 from indexers.bm25 import BM25Index, BM25Params
 
@@ -36,7 +37,7 @@ class PassageBM25Index:
         self._flat: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
-    def analyzer(self) -> Analyzer:
+    def analyzer(self) -> Analyzer | MultilingualAnalyzer:
         return self.inner.analyzer
 
     # -- writing -----------------------------------------------------------------------------------------------
@@ -113,7 +114,7 @@ class PassageBM25Index:
         return state
 
     @classmethod
-    def load(cls, folder: Path, state: dict, mmap: bool = True) -> "PassageBM25Index":
+    def load(cls, folder: Path, state: dict, mmap: bool = True) -> PassageBM25Index:
         idx = cls()
         idx.inner = BM25Index.load(folder, state, mmap)
         for s in idx.inner.segments:

@@ -8,9 +8,10 @@ the passage's ordinal in its document) beside the subclass's payload arrays. A s
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -73,7 +74,7 @@ class PassageIndex:
         return {}
 
     @classmethod
-    def from_params(cls, params: dict[str, Any]) -> "PassageIndex":
+    def from_params(cls, params: dict[str, Any]) -> PassageIndex:
         return cls(**params)
 
     def _segment_loaded(self, seg: PassageSegment) -> None:
@@ -133,7 +134,7 @@ class PassageIndex:
         }
 
     @classmethod
-    def load(cls, folder: Path, state: dict, mmap: bool = True) -> "PassageIndex":
+    def load(cls, folder: Path, state: dict, mmap: bool = True) -> PassageIndex:
         idx = cls.from_params(state["params"])
         idx._on_open(folder)
         for s in state["segments"]:

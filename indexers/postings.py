@@ -102,7 +102,7 @@ class PostingBlocks:
             save_npy(folder / f"{n}.npy", getattr(self, n))
 
     @classmethod
-    def load(cls, folder: Path, mmap: bool = True) -> "PostingBlocks":
+    def load(cls, folder: Path, mmap: bool = True) -> PostingBlocks:
         return cls(**{n: load_npy(folder / f"{n}.npy", mmap) for n in cls.names()})
 
 

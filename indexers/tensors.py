@@ -11,8 +11,9 @@ cross-passage form (MaxSim over the union of its passages' tokens) is available 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ class PackedTokens:
         return int(self.codes.nbytes + self.lengths.nbytes + (self.values.nbytes if self.values is not None else 0))
 
     @classmethod
-    def pack(cls, mats: Sequence[Any], dim: int, *, keep_float16: bool = False) -> "PackedTokens":
+    def pack(cls, mats: Sequence[Any], dim: int, *, keep_float16: bool = False) -> PackedTokens:
         from rerank.bits import pack_bits
 
         lengths = np.array([len(m) for m in mats], dtype=np.int64)
@@ -58,7 +59,7 @@ class PackedTokens:
         return cls(pack_bits(flat), lengths, flat.astype(np.float16) if keep_float16 else None)
 
     @staticmethod
-    def concat(parts: Sequence["PackedTokens"]) -> "PackedTokens":
+    def concat(parts: Sequence[PackedTokens]) -> PackedTokens:
         """One ``PackedTokens`` of ``parts`` in order. A ``list`` is consumed (emptied) as it is copied, so the
         parts are freed one by one and the copy never needs twice their memory."""
         if len(parts) == 1:
@@ -100,7 +101,7 @@ class TensorIndex(PassageIndex):
         return {"dim": self.dim, "store_float16": self.store_float16}
 
     @classmethod
-    def load(cls, folder, state, mmap=True):  # type: ignore[override]
+    def load(cls, folder, state, mmap=True):
         from indexers.arrays import load_npy
 
         idx = cls.from_params(state["params"])
@@ -136,7 +137,7 @@ class TensorIndex(PassageIndex):
             raise ValueError(f"token codes have {packed.codes.shape[1]} bytes, the index {self.dim // 8}")
         offsets = np.concatenate([[0], np.cumsum(packed.lengths)]).astype(np.int64)
         out = {"codes": packed.codes, "token_offsets": offsets}
-        if self.store_float16:
+        if self.store_float16 and packed.values is not None:  # (refused above when missing)
             out["values"] = packed.values
         return out
 
@@ -308,10 +309,9 @@ class TensorIndex(PassageIndex):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Ranker mode at the passage unit: exact MaxSim of every live passage, top ``n`` (docnos, ordinals,
         scores) best first."""
+        from indexers.passage_index import top_passages
         from rerank.maxsim import score_documents
         from rerank.store import TokenStore
-
-        from indexers.passage_index import top_passages
 
         total = n_docnos or self.max_docno
         alive = self.alive_docnos(total).copy()

@@ -7,19 +7,20 @@ the committed version untouched until :meth:`IndexWriter.commit` switches the ma
 from __future__ import annotations
 
 import time
-from collections import Counter
-from collections import abc
+from collections import Counter, abc
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from core.records import lexical_text
 from indexers.arrays import read_arrow, write_arrow
 from indexers.docstore import DocStore, StoredDoc
 from indexers.folder import FORMAT, FORMAT_VERSION, IndexFolder, component_class, tag_for
-from core.records import lexical_text
 
 
 @dataclass
@@ -60,8 +61,7 @@ class IndexWriter:
     """Open (or create) an index folder for writing.
 
     ``settings`` are recorded in the manifest at creation; ``components`` maps kind -> a fresh component object for a
-    new index (default: a document store and BM25). Extra components may be added to an existing index later with
-    :meth:`add_component` (their data then covers documents added from that point on).
+    new index (default: a document store and BM25).
     """
 
     def __init__(
@@ -76,8 +76,9 @@ class IndexWriter:
         self.folder = IndexFolder(path)
         self.auto_merge = auto_merge  # after each commit, merge by the tiered policy (indexers.merge)
         self._merging = False
-        self._lock_cm = self.folder.write_lock(lock_timeout)
-        self._lock_cm.__enter__()
+        lock = self.folder.write_lock(lock_timeout)
+        lock.__enter__()
+        self._lock_cm: AbstractContextManager[None] | None = lock
         try:
             self._open(settings, components)
         except BaseException:
@@ -148,12 +149,6 @@ class IndexWriter:
     @property
     def version(self) -> int:
         return int(self.manifest["version"])
-
-    def add_component(self, kind: str, component: Any) -> None:
-        if kind in self.components:
-            raise ValueError(f"index already has a {kind!r} component")
-        self.components[kind] = component
-        self._dirty = True
 
     def set_models(self, models: dict[str, Any]) -> None:
         self.manifest["models"] = models
@@ -269,7 +264,12 @@ class IndexWriter:
         otherwise the tiered ``policy`` (default :class:`indexers.merge.MergePolicy`) picks what to merge.
         Returns the committed version, or 0 when there was nothing to merge."""
         from indexers.merge import (
-            MergePolicy, component_sizes, merge_component, plan_tiered, plan_to_count, with_legacy_rewrites,
+            MergePolicy,
+            component_sizes,
+            merge_component,
+            plan_tiered,
+            plan_to_count,
+            with_legacy_rewrites,
         )
 
         self._merging = True
@@ -308,7 +308,7 @@ class IndexWriter:
             self._lock_cm.__exit__(None, None, None)
             self._lock_cm = None
 
-    def __enter__(self) -> "IndexWriter":
+    def __enter__(self) -> IndexWriter:
         return self
 
     def __exit__(self, *exc: Any) -> None:

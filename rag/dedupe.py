@@ -242,8 +242,8 @@ def optimal_lsh_params(
     best, best_error = (1, 1), float("inf")
     for bands in range(1, num_perm + 1):
         for rows in range(1, num_perm // bands + 1):
-            fp = quad(lambda s: 1 - (1 - s**rows) ** bands, 0.0, threshold)[0]
-            fn = quad(lambda s: (1 - s**rows) ** bands, threshold, 1.0)[0]
+            fp = quad(lambda s, r=rows, b=bands: 1 - (1 - s**r) ** b, 0.0, threshold)[0]
+            fn = quad(lambda s, r=rows, b=bands: (1 - s**r) ** b, threshold, 1.0)[0]
             error = fp * false_positive_weight + fn * false_negative_weight
             if error < best_error:
                 best, best_error = (bands, rows), error
@@ -446,9 +446,9 @@ class Deduper:
             if doc_id in self._slot_of:
                 self.remove(doc_id)
         slots = self._take_slots(n)
-        rows = np.asarray(slots, dtype=np.int64)
-        self._sigs[rows] = sigs
-        self._order[rows] = np.arange(self._counter, self._counter + n)
+        slot_rows = np.asarray(slots, dtype=np.int64)
+        self._sigs[slot_rows] = sigs
+        self._order[slot_rows] = np.arange(self._counter, self._counter + n)
         self._counter += n
         for slot, doc_id, key in zip(slots, doc_ids, keys):
             self._ids[slot] = doc_id

@@ -19,13 +19,14 @@ import os
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache, partial
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
@@ -207,12 +208,16 @@ def prepare_documents(
     return [_slim(p, d) for p, d in zip(out, docs)]
 
 
+#: what ``Ingestor._precheck`` passes on: (content hash, (docno, hash) known in the index, duplicate record)
+_Pre = tuple[bytes, 'tuple[int, bytes] | None', 'DuplicateRecord | None']
+
+
 def _slim(p: PreparedDoc, original: Document) -> PreparedDoc:
     if p.verdict is not None or p.passages is None:
         return p
     spans = [(q.start, q.end, q.page) for q in p.passages]
     same = p.doc.text == original.text and p.doc.title == original.title
-    doc = Document(p.doc.id, "", "", {}, None, None) if same else p.doc
+    doc = Document(p.doc.id, "", "", {}, "", None) if same else p.doc
     return dataclasses.replace(p, doc=doc, passages=None, spans=(same, spans))
 
 
@@ -235,7 +240,7 @@ class _Report:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         # unique: two runs of one process within a second (an API server's writes) must not share a report
         self.path = folder / f"ingest-{stamp}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
-        self._f = open(self.path, "w", encoding="utf-8")
+        self._f = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (a line per document, closed by close())
 
     def write(self, kind: str, **data: Any) -> None:
         self._f.write(json.dumps({"kind": kind, **data}, ensure_ascii=False, default=str) + "\n")
@@ -358,9 +363,9 @@ class Ingestor:
         bm25 = self.writer.components.get("bm25")
         analyzer = json.dumps(bm25.analyzer.to_dict(), sort_keys=True) if bm25 is not None else None
 
-        def tasks() -> Iterator[tuple[list[tuple[Document, tuple]], partial]]:
+        def tasks() -> Iterator[tuple[list[tuple[Document, _Pre]], partial]]:
             """Chunks of prechecked documents (read, counted and prechecked in input order, as they are needed)."""
-            chunk: list[tuple[Document, tuple]] = []
+            chunk: list[tuple[Document, _Pre]] = []
             for rec in records:
                 if isinstance(rec, LoadProblem):
                     self._problem(rec)
@@ -415,7 +420,7 @@ class Ingestor:
         self.summary.dropped[rule] = self.summary.dropped.get(rule, 0) + 1
         self.report.write("drop", **asdict(d))
 
-    def _precheck(self, doc: Document) -> tuple[bytes, tuple[int, bytes] | None, DuplicateRecord | None] | None:
+    def _precheck(self, doc: Document) -> _Pre | None:
         """The checks that need no cleaning: a repeated id in this run, or content unchanged since the index
         has it (as a document or as a recorded duplicate). Returns ``(content hash, known, duplicate record)``
         for a document to prepare, or None when it is done with."""
@@ -460,6 +465,7 @@ class Ingestor:
             del self.writer.duplicates[doc.id]
         res = self.deduper.match(prep.exact_key, prep.signature)
         if res.kind == "exact" and s.exact_dedupe or res.kind == "near" and s.near_dedupe:
+            assert res.duplicate_of is not None  # a match names the document it duplicates
             rule = f"{res.kind}_duplicate"
             sim = 1.0 if res.kind == "exact" else float(res.similarity or 0.0)
             self.writer.record_duplicate(DuplicateRecord(doc.id, res.duplicate_of, rule, sim, h, doc.source))

@@ -10,8 +10,9 @@ documents; the retriever says so in its ``stale`` flag and ``latte info`` shows 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from core.errors import UserError
 from indexers.folder import Snapshot
-from rag.filters import allowed_mask
 from rag import retrievers as table
+from rag.filters import allowed_mask
 from rag.fusion import FUSIONS
 from rag.ranking import PassageHits, Ranking, Retriever, SearchOptions, with_lang
 from rag.records import Hit, Passage, RetrieverScore
@@ -124,7 +125,7 @@ class Planner:
         return SearchResult(query, hits, r.names, r.timings_ms, self.snapshot.version, basis)
 
     def relevance(
-        self, query: str, r: "Ranked", docnos: np.ndarray, unit: str = "document"
+        self, query: str, r: Ranked, docnos: np.ndarray, unit: str = "document"
     ) -> tuple[str | None, np.ndarray | None]:
         """``(basis, values)``: each hit's relevance on a scale shared by all queries (``rag.relevance``): the dense
         cosine of its document's best passage when the query has a dense vector, else its share of the query's
@@ -145,7 +146,7 @@ class Planner:
             return BM25, bm25_share(scores, terms, self._idf(terms), boost)
         return None, None
 
-    def rank(self, query: str, opt: SearchOptions) -> "Ranked":
+    def rank(self, query: str, opt: SearchOptions) -> Ranked:
         """Fused (and reranked) docnos best first, without building hit records (what evaluation needs)."""
         if not query or not query.strip():
             raise UserError("the query is empty")

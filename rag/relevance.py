@@ -15,7 +15,7 @@ query's top hit at 1.0, so a floor on them refuses everything or nothing. ``rele
 from __future__ import annotations
 
 from collections import Counter
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 

@@ -13,7 +13,8 @@ a page as its best passage's. Documents below the rerank depth keep their first-
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

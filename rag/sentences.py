@@ -38,16 +38,11 @@ MAX_SENTENCE_CHARS = 400
 #: lowercased words that a full stop follows without ending the sentence, in any case (references, Latin, units);
 #: multi-part ones are written with their inner dots ("e.g", "u.s")
 ABBREVIATIONS: frozenset[str] = frozenset(
-    """e.g i.e etc al cf vs viz approx ca fig figs eq eqs ref refs vol vols pp ph.d m.d b.a m.a d.c u.s u.k u.n
-    a.m p.m z.b usw bzw ggf evtl vgl p.ex т.е т.к т.д т.п др см рис""".split()
+    ["e.g", "i.e", "etc", "al", "cf", "vs", "viz", "approx", "ca", "fig", "figs", "eq", "eqs", "ref", "refs", "vol", "vols", "pp", "ph.d", "m.d", "b.a", "m.a", "d.c", "u.s", "u.k", "u.n", "a.m", "p.m", "z.b", "usw", "bzw", "ggf", "evtl", "vgl", "p.ex", "т.е", "т.к", "т.д", "т.п", "др", "см", "рис"]
 )
 #: ...and those that only count capitalized ("Dr. Who", "Dec. 3", "Wash.", "No. 5"; "ms." or "no." end sentences)
 CAPITALIZED_ABBREVIATIONS: frozenset[str] = frozenset(
-    """mr mrs ms dr prof sr jr st mt rev gen col lt sgt capt hon pres gov sen rep messrs mme mlle
-    jan feb mar apr jun jul aug sep sept oct nov dec mon tue wed thu fri sat sun
-    ala ariz ark calif colo conn del fla ga ill ind kan kans ky la md mass mich minn miss mo mont neb nebr nev okla
-    ore pa penn tenn tex va vt wash wis wisc wyo
-    no nos ch sec art ed eds op inc ltd co corp bros dept univ assn est nr str abs av env""".split()
+    ["mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "mt", "rev", "gen", "col", "lt", "sgt", "capt", "hon", "pres", "gov", "sen", "rep", "messrs", "mme", "mlle", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "mon", "tue", "wed", "thu", "fri", "sat", "sun", "ala", "ariz", "ark", "calif", "colo", "conn", "del", "fla", "ga", "ill", "ind", "kan", "kans", "ky", "la", "md", "mass", "mich", "minn", "miss", "mo", "mont", "neb", "nebr", "nev", "okla", "ore", "pa", "penn", "tenn", "tex", "va", "vt", "wash", "wis", "wisc", "wyo", "no", "nos", "ch", "sec", "art", "ed", "eds", "op", "inc", "ltd", "co", "corp", "bros", "dept", "univ", "assn", "est", "nr", "str", "abs", "av", "env"]
 )
 
 _CLOSE = "\"'”’»›)\\]}」』）"

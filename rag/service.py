@@ -6,9 +6,9 @@ with, and querying it loads the same ones (or refuses a mismatch with a clear me
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from core.errors import UserError
 from indexers.folder import IndexFolder, Snapshot
@@ -67,8 +67,10 @@ def load_encoders(
     unknown = sorted(set(model_overrides or {}) - {"dense", "sparse", "multivector"})
     if unknown:
         raise UserError(f"model overrides for unknown representations {unknown}; use dense, sparse or multivector")
-    base = ENCODER_PROFILES[PROFILES[profile][0]]
-    chosen = {}
+    encoder_profile = PROFILES[profile][0]
+    assert encoder_profile is not None  # a profile with model indexes names its encoders
+    base = ENCODER_PROFILES[encoder_profile]
+    chosen: dict[str, Any] = {}
     for rep in ("dense", "sparse", "multivector"):
         if getattr(base, rep) is None or (rep == "multivector" and profile in IMAGE_PROFILES):
             continue
@@ -100,7 +102,6 @@ def new_components(profile: str, encoders: dict[str, Any], quantization: str = "
     from indexers.analyzers import MultilingualAnalyzer
     from indexers.bm25 import BM25Index
     from indexers.docstore import DocStore
-
     from indexers.passage_bm25 import PassageBM25Index
 
     comps: dict[str, Any] = {"docs": DocStore(), "bm25": BM25Index(analyzer=MultilingualAnalyzer())}
@@ -340,7 +341,7 @@ def index_info(index: str | Path) -> dict[str, Any]:
     return {"path": str(snap.path), "manifest": m, "counts": m.get("counts", {}), "sizes": sizes, **extra}
 
 
-def _human(n: int) -> str:
+def _human(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB"):
         if n < 1024 or unit == "GB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

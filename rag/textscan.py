@@ -19,8 +19,9 @@ nor letter, as Python says). Kernels are compiled on first use and cached by num
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

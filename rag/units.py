@@ -150,7 +150,11 @@ class PassageTable:
         for k in np.asarray(keys, dtype=np.int64).tolist():
             d, o, p = decode(k)
             docnos.append(d)
-            groups.append(np.array([o], np.int64) if o is not None else self.ordinals_of_page(d, p))
+            if o is not None:
+                groups.append(np.array([o], np.int64))
+            else:
+                assert p is not None  # a key is a passage (ordinal) or a page (page number)
+                groups.append(self.ordinals_of_page(d, p))
         return np.array(docnos, dtype=np.int64), groups
 
 

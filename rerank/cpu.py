@@ -21,8 +21,9 @@ Float16 values (exact mode) are converted to float32 per chunk and multiplied wi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

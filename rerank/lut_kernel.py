@@ -14,8 +14,9 @@ use (about a second) and cached on disk by numba (``NUMBA_CACHE_DIR`` chooses wh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

@@ -14,8 +14,9 @@ copies them to a torch device once, so the GPU kernels read the rows in place.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -93,7 +94,7 @@ class TokenStore:
             check_offsets(self.token_offsets, int(data.shape[0]), "token_offsets", "T (the number of token rows)",
                           full=False)
 
-    def validate(self) -> "TokenStore":
+    def validate(self) -> TokenStore:
         """Check that ``token_offsets`` never decreases (O(P)); construction checks only the dtype and the ends."""
         check_offsets(self.offsets_numpy(), self.n_tokens, "token_offsets", "T (the number of token rows)")
         return self
@@ -140,7 +141,7 @@ class TokenStore:
         """``token_offsets`` as an int64 numpy array (copied from the device when it lives on a GPU)."""
         return _as_numpy(self.token_offsets)
 
-    def to(self, device: str, *, values_dtype: str | None = None) -> "TokenStore":
+    def to(self, device: str, *, values_dtype: str | None = None) -> TokenStore:
         """A copy whose arrays are torch tensors on ``device`` (``"cuda"``, ``"cuda:1"``, ``"cpu"``).
 
         ``values_dtype="bfloat16"`` converts exact-mode values on the way (float16 is the stored form).
@@ -166,7 +167,7 @@ class TokenStore:
         return TokenStore(codes=move(self.codes), values=values, token_offsets=move(self.token_offsets), dim=self.dim)
 
     @classmethod
-    def from_passages(cls, passages: Sequence[Any], *, binary: bool = True, dim: int | None = None) -> "TokenStore":
+    def from_passages(cls, passages: Sequence[Any], *, binary: bool = True, dim: int | None = None) -> TokenStore:
         """Build a store from one float array ``[t_p, d]`` per passage (``t_p`` may be 0).
 
         ``binary=True`` packs sign bits; ``binary=False`` keeps float16 values. ``dim`` is needed only when

@@ -8,29 +8,30 @@ Errors before the stream starts (limits, a mode the index lacks) are ordinary JS
 from __future__ import annotations
 
 import logging
-from typing import Any, AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import anyio
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from core.errors import UserError
 from api.deps import ReadAuth, ServedDep, SettingsDep, StateDep
 from api.errors import scrub
 from api.page_images import add_citation_urls
 from api.routes.search import ERRORS, check_limits, run_search
 from api.schemas import AnswerRequest, AnswerResponse, ErrorOut
+from core.errors import UserError
 
 router = APIRouter(tags=["answer"])
 log = logging.getLogger("latte.api")
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-ANSWER_ERRORS = {
+ANSWER_ERRORS: dict[int | str, dict[str, Any]] = {
     **ERRORS,
     502: {"model": ErrorOut, "description": "the LLM backend failed (JSON answers; streams end with an error event)"},
 }
-STREAM_DOC = {
+STREAM_DOC: dict[int | str, dict[str, Any]] = {
     "200": {
         "description": "JSON answer, or with stream=true a text/event-stream: token..., citations, done (or error)",
         "content": {
@@ -115,16 +116,20 @@ async def answer_question(
     temperature = settings.answer_temperature if req.temperature is None else req.temperature
     result = await run_in_threadpool(run_search, served.planner, req.question, req, state.roots)
     state.metrics.observe_search("answer", result.timings_ms)
-    kwargs = dict(max_tokens=max_tokens, temperature=temperature, floor=req.floor)
     root_path = request.scope.get("root_path", "")
     try:
         if req.stream:
-            events = await run_in_threadpool(lambda: answer(req.question, result.hits, state.generator, stream=True, **kwargs))
+            events = await run_in_threadpool(lambda: answer(
+                req.question, result.hits, state.generator, stream=True, max_tokens=max_tokens, temperature=temperature,
+                floor=req.floor,
+            ))
             rid = request.scope.get("state", {}).get("request_id", "")
             return StreamingResponse(
                 _stream(events, result.version, rid, root_path), media_type="text/event-stream", headers=SSE_HEADERS
             )
-        ans = await run_in_threadpool(lambda: answer(req.question, result.hits, state.generator, **kwargs))
+        ans = await run_in_threadpool(lambda: answer(
+            req.question, result.hits, state.generator, max_tokens=max_tokens, temperature=temperature, floor=req.floor
+        ))
     except GenerationError as exc:
         raise HTTPException(502, f"the LLM backend failed: {scrub(str(exc), state.roots)}") from None
     except UserError as exc:

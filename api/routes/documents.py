@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from core.errors import UserError
 from api.deps import ReadAuth, ServedDep, SettingsDep, StateDep, WritableDep, WriteAuth
 from api.errors import scrub
 from api.ingest import BatchIngest, IngestResult, Outcome, delete_document
@@ -22,6 +22,7 @@ from api.kept_files import keep_file, public_source
 from api.schemas import DeleteResponse, DocumentOut, DocumentsRequest, ErrorOut, IngestResponse
 from api.state import AppState
 from api.uploads import ALLOWED_SUFFIXES, SavedFile, collect_leftovers, receive_files, temp_upload
+from core.errors import UserError
 
 router = APIRouter(tags=["documents"])
 SERVED_STATUSES = ("indexed", "replaced", "unchanged")

@@ -6,12 +6,12 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
-from core.errors import UserError
 from api.deps import ReadAuth, ServedDep, SettingsDep, StateDep
 from api.errors import scrub
 from api.page_images import add_hit_urls
 from api.schemas import ErrorOut, SearchOptionsIn, SearchRequest, SearchResponse
 from api.settings import Settings
+from core.errors import UserError
 
 router = APIRouter(tags=["search"])
 
@@ -73,7 +73,7 @@ def search_options(opt: SearchOptionsIn) -> Any:
         depth=opt.depth,
         fusion=opt.fusion,
         rrf_k=opt.rrf_k,
-        weights=dict(opt.weights) if opt.weights else None,
+        weights={str(k): v for k, v in opt.weights.items()} if opt.weights else None,
         rerank=opt.rerank,
         rerank_depth=opt.rerank_depth,
         filters=opt.filters,

@@ -17,8 +17,8 @@ True
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
-from typing import Iterable
 
 import numpy as np
 
@@ -73,8 +73,7 @@ def detect_language(text: str, candidates: Iterable[str] | None = None) -> str:
 
 #: function words frequent in English and rare in the other languages written in Latin script (no "is", "was",
 #: "in", "a": Dutch, German, Italian, Spanish have them too)
-_ENGLISH_MARKERS = frozenset("the of and to that with for this by from which were have has been are its their these "
-                             "there would should could".split())
+_ENGLISH_MARKERS = frozenset(["the", "of", "and", "to", "that", "with", "for", "this", "by", "from", "which", "were", "have", "has", "been", "are", "its", "their", "these", "there", "would", "should", "could"])
 _ASCII_WORD = re.compile(r"[a-z]+")
 
 

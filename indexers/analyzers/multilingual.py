@@ -25,13 +25,13 @@ from __future__ import annotations
 import importlib.util
 import logging
 import unicodedata
-from functools import lru_cache
-from typing import Any, Iterable
+from functools import cache
+from typing import Any
 
 from indexers.analyzer import Analyzer
 from indexers.analyzers.detect import SAMPLE_CHARS, detect_language
-from indexers.analyzers.segmenters import SEGMENTERS, segment
 from indexers.analyzers.scripts import SPACELESS, dominant_script
+from indexers.analyzers.segmenters import SEGMENTERS, segment
 from indexers.analyzers.table import LANGUAGES, analyzer_name, languages_of_script
 from indexers.analyzers.table import normalize_language as _normalize
 
@@ -53,7 +53,7 @@ class LangText(str):
 
     lang: str | None
 
-    def __new__(cls, text: str, lang: str | None) -> "LangText":
+    def __new__(cls, text: str, lang: str | None) -> LangText:
         obj = super().__new__(cls, text)
         obj.lang = lang
         return obj
@@ -206,16 +206,13 @@ class MultilingualAnalyzer:
                     out.append(t)
         return out
 
-    def tokens_many(self, texts: Iterable[str]) -> list[list[str]]:
-        return [self.tokens(t) for t in texts]
-
     # -- persistence --------------------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "version": 1, "detector": "py3langid",
                 "languages": dict(sorted(self.languages.items()))}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "MultilingualAnalyzer":
+    def from_dict(cls, d: dict[str, Any]) -> MultilingualAnalyzer:
         if d.get("kind") != cls.kind:
             raise ValueError(f"not a multilingual analyzer's settings: {d!r}")
         if int(d.get("version", 1)) > 1:
@@ -225,13 +222,13 @@ class MultilingualAnalyzer:
         return cls(d.get("languages") or {})
 
 
-@lru_cache(maxsize=None)
+@cache
 def _installed(name: str) -> bool:
     package = SEGMENTERS.get(name, (None, None))[1]
     return package is None or importlib.util.find_spec(package) is not None
 
 
-@lru_cache(maxsize=None)
+@cache
 def _substitute(lang: str, name: str) -> str:
     row = LANGUAGES.get(lang)
     fallback = "bigrams" if row is not None and row.script in SPACELESS else "words"

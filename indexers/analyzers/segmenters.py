@@ -18,8 +18,8 @@ nori analyzers do. Libraries are imported on first use; a missing one raises an 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
-from typing import Callable
 
 import numpy as np
 import regex

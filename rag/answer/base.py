@@ -7,7 +7,8 @@ only has to fill these four members.
 
 from __future__ import annotations
 
-from typing import Iterator, Protocol, Sequence, TypedDict, runtime_checkable
+from collections.abc import Iterator, Sequence
+from typing import Protocol, TypedDict, runtime_checkable
 
 
 class Message(TypedDict):

@@ -15,8 +15,9 @@ forces end-of-sequence once ``max_tokens`` is reached, so the answer ends where 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from rag.answer.base import Message, Prompt, check_generation_args, check_prompt
 from rag.answer.records import GenerationError

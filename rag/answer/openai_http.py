@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from rag.answer.base import Prompt, check_generation_args, check_prompt, flatten_messages
 from rag.answer.records import GenerationError
@@ -327,7 +328,7 @@ class OpenAIHTTPGenerator:
         """Close the HTTP connection pool."""
         self._client.close()
 
-    def __enter__(self) -> "OpenAIHTTPGenerator":
+    def __enter__(self) -> OpenAIHTTPGenerator:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -20,8 +20,9 @@ are dropped until it fits.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from core.errors import UserError
 from rag.answer.base import Message

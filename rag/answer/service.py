@@ -17,7 +17,8 @@ final ``error`` event. Bad arguments raise ``ValueError`` at the call, before an
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal, overload
 
 from rag.answer.base import Generator, check_generation_args
 from rag.answer.citations import check_citations, map_citations
@@ -156,6 +157,60 @@ def _relevance(hit: Hit) -> float:
     return hit.score if rel is None else rel
 
 
+@overload
+def answer(
+    question: str,
+    hits: Sequence[Hit],
+    generator: Generator | None = None,
+    *,
+    max_tokens: int = 512,
+    temperature: float = 0.1,
+    floor: float | None = None,
+    stream: Literal[False] = False,
+    template_reserve: int = 64,
+    max_sources: int | None = 8,
+    extractive_sources: int = 5,
+    extractive_sentences: int = 3,
+    system_prompt: str = SYSTEM_PROMPT,
+) -> Answer: ...
+
+
+@overload
+def answer(
+    question: str,
+    hits: Sequence[Hit],
+    generator: Generator | None = None,
+    *,
+    max_tokens: int = 512,
+    temperature: float = 0.1,
+    floor: float | None = None,
+    stream: Literal[True],
+    template_reserve: int = 64,
+    max_sources: int | None = 8,
+    extractive_sources: int = 5,
+    extractive_sentences: int = 3,
+    system_prompt: str = SYSTEM_PROMPT,
+) -> Iterator[AnswerEvent]: ...
+
+
+@overload
+def answer(
+    question: str,
+    hits: Sequence[Hit],
+    generator: Generator | None = None,
+    *,
+    max_tokens: int = 512,
+    temperature: float = 0.1,
+    floor: float | None = None,
+    stream: bool = False,
+    template_reserve: int = 64,
+    max_sources: int | None = 8,
+    extractive_sources: int = 5,
+    extractive_sentences: int = 3,
+    system_prompt: str = SYSTEM_PROMPT,
+) -> Answer | Iterator[AnswerEvent]: ...
+
+
 def answer(
     question: str,
     hits: Sequence[Hit],
@@ -201,6 +256,7 @@ def answer(
     if result is not None:
         result.trace["timings_ms"]["total"] = _ms(t0)
         return _replay(result) if stream else result
+    assert generator is not None  # without one, the extractive answer returned above
 
     trace.update(generator=generator.name, max_tokens=max_tokens, temperature=temperature)
     try:

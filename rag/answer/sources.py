@@ -13,8 +13,9 @@ Before numbering them:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any
 
 from rag.records import Hit, Passage
 

@@ -18,8 +18,8 @@ The heads run in float32 on the hidden states whatever the encoder's dtype.
 from __future__ import annotations
 
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -136,7 +136,7 @@ class BGEM3Encoder:
             return Encoded()
         ids, _ = tokenize(self.tokenizer, texts, self.query_max_length if kind == "query" else self.max_length)
         n = len(texts)
-        dense = np.zeros((n, self.info.dense_dim), dtype=np.float32)
+        dense = np.zeros((n, self.info.dense_dim or 0), dtype=np.float32)
         sparse_rows: list[sp.csr_matrix] = []
         order: list[np.ndarray] = []
         multivector: list[np.ndarray] = [np.zeros((0, self.info.multivector_dim or 0), dtype=np.float32)] * n
@@ -159,7 +159,7 @@ class BGEM3Encoder:
                         )
                     )
                     order.append(batch)
-                if want_mv:
+                if want_mv and self.colbert_head is not None:
                     vectors = l2_normalize(self.colbert_head(hidden[:, 1:]))
                     for i, v in zip(batch, token_vectors(vectors, mask[:, 1:].bool())):
                         multivector[i] = v
@@ -174,8 +174,3 @@ class BGEM3Encoder:
             sparse=sparse,
             multivector=multivector if want_mv else None,
         )
-
-
-def load_bge_m3(path: Path, **kwargs) -> BGEM3Encoder:
-    """Build a ``BGEM3Encoder`` for a local BGE-M3 folder (see its keyword arguments)."""
-    return BGEM3Encoder(Path(path), **kwargs)

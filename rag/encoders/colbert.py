@@ -36,9 +36,10 @@ from __future__ import annotations
 import importlib
 import json
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -105,7 +106,8 @@ class ColBERTSettings:
     dense_types: tuple[str, ...] = ()
 
 
-def _read_json(path: Path) -> dict | list:
+def _read_json(path: Path) -> Any:
+    """A JSON file's value (a checkpoint's config: its shape is checked where it is read)."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
@@ -125,14 +127,14 @@ def _has_linear(files: Sequence[Path]) -> bool:
 
     for file in files:
         with safe_open(str(file), framework="pt", device="cpu") as handle:
-            if "linear.weight" in handle.keys():
+            if "linear.weight" in handle.keys():  # noqa: SIM118 (a safetensors handle, not a dict)
                 return True
     return False
 
 
 def _stanford_settings(folder: Path) -> ColBERTSettings:
     meta_path = folder / "artifact.metadata"
-    meta = dict(STANFORD_DEFAULTS)
+    meta: dict[str, Any] = dict(STANFORD_DEFAULTS)
     if meta_path.is_file():
         meta.update({k: v for k, v in _read_json(meta_path).items() if v is not None})
     return ColBERTSettings(
@@ -169,7 +171,7 @@ def _pylate_settings(folder: Path, modules: list) -> ColBERTSettings:
             f"{folder}: config_sentence_transformers.json has no PyLate ColBERT settings (query_prefix, "
             "query_length...), so this is not a PyLate ColBERT checkpoint."
         )
-    conf = dict(PYLATE_DEFAULTS)
+    conf: dict[str, Any] = dict(PYLATE_DEFAULTS)
     conf.update({k: v for k, v in st_config.items() if v is not None})
     backbone = folder / modules[0].get("path", "")
     bert_config_path = backbone / "sentence_bert_config.json"
@@ -394,7 +396,7 @@ def _load_backbone(settings: ColBERTSettings, dtype: torch.dtype, trust_remote_c
             f"transformers' {raw.get('model_type', 'model')} has none, so its vectors would be wrong. Use the original "
             "checkpoint folder."
         )
-    kwargs = {"local_files_only": True, "trust_remote_code": trust_remote_code}
+    kwargs: dict[str, Any] = {"local_files_only": True, "trust_remote_code": trust_remote_code}
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(folder), **kwargs)
         config = AutoConfig.from_pretrained(str(folder), **kwargs)
@@ -472,13 +474,14 @@ class ColBERTEncoder:
         self.model.to(self.device).eval()
         self.projection = load_projection(self.settings).to(device=self.device, dtype=self.dtype).eval()
         hidden = int(getattr(self.model.config, "hidden_size", 0) or 0)
-        first = self.projection[0].linear if len(self.projection) else None
+        first: Any = self.projection[0].linear if len(self.projection) else None
         if first is None or (hidden and first.in_features != hidden):
             raise ColBERTCheckpointError(
                 f"{self.path}: the projection takes {getattr(first, 'in_features', None)} features but the transformer "
                 f"gives {hidden}; the Dense/linear weights do not belong to this model."
             )
-        self.dim = int(self.projection[-1].linear.out_features)
+        last: Any = self.projection[-1].linear
+        self.dim = int(last.out_features)
 
         s = self.settings
         self.query_maxlen = int(query_maxlen if query_maxlen is not None else s.query_maxlen)

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 _LOCK = threading.RLock()  # re-entrant: a nested colbert_ai_fixes() in the same thread must not deadlock
 _INSTALL = "pip install -c constraints.txt 'colbert-ai>=0.2.22' ninja  (or: pip install 'latte[colbert]')"

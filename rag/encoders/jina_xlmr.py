@@ -27,9 +27,10 @@ xPos (``rotary_emb_scale_base``), absolute or ALiBi positions, dropout and train
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, NamedTuple, Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -103,7 +104,7 @@ class JinaXLMRConfig:
         return self.rotary_emb_dim or self.head_dim
 
     @classmethod
-    def from_dict(cls, raw: Mapping) -> "JinaXLMRConfig":
+    def from_dict(cls, raw: Mapping) -> JinaXLMRConfig:
         """Read and check a ``config.json`` dict; raise ``JinaXLMRError`` naming what is missing or unsupported.
 
         >>> c = JinaXLMRConfig.from_dict({"vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1,
@@ -297,7 +298,7 @@ class JinaXLMRModel(torch.nn.Module):
     @classmethod
     def from_pretrained(
         cls, folder: str | Path, dtype: torch.dtype = torch.float32, weight_files: Sequence[Path] | None = None
-    ) -> "JinaXLMRModel":
+    ) -> JinaXLMRModel:
         """Load ``config.json`` and the weights of ``folder`` (or ``weight_files``), cast to ``dtype``, on the CPU, in eval mode.
 
         Every parameter must be in the files with its shape; backbone keys nobody reads (other than the

@@ -58,7 +58,9 @@ class Profile:
 
     def models(self) -> dict[Representation, str]:
         """Representation -> model spec, for the representations this profile uses."""
-        specs = {"dense": self.dense, "sparse": self.sparse, "multivector": self.multivector}
+        specs: dict[Representation, str | None] = {
+            "dense": self.dense, "sparse": self.sparse, "multivector": self.multivector
+        }
         return {rep: spec for rep, spec in specs.items() if spec}
 
 

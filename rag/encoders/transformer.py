@@ -9,9 +9,9 @@ with these MiniLM token vectors.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -201,8 +201,8 @@ class TransformerEncoder:
         inputs = [prefix + (t.lower() if self.layout.do_lower_case else t) for t in texts]
         ids, special = tokenize(self.tokenizer, inputs, max_length)
         skip_prompt = 0 if self.layout.include_prompt else self._prompt_length(prefix)
-        dense = np.zeros((len(texts), self.info.dense_dim), dtype=np.float32)
-        multivector: list[np.ndarray] = [np.zeros((0, self.info.multivector_dim), dtype=np.float32)] * len(texts)
+        dense = np.zeros((len(texts), self.info.dense_dim or 0), dtype=np.float32)
+        multivector: list[np.ndarray] = [np.zeros((0, self.info.multivector_dim or 0), dtype=np.float32)] * len(texts)
         with torch.inference_mode():
             for batch in length_sorted_batches([len(x) for x in ids], batch_size):
                 input_ids, mask = pad_right([ids[i] for i in batch], self.pad_id)
@@ -220,8 +220,3 @@ class TransformerEncoder:
                     for i, vectors in zip(batch, token_vectors(l2_normalize(hidden), keep)):
                         multivector[i] = vectors
         return Encoded(dense=dense if want_dense else None, multivector=multivector if want_mv else None)
-
-
-def load_transformer(path: Path, **kwargs) -> TransformerEncoder:
-    """Build a ``TransformerEncoder`` for a local sentence-transformers folder (see its keyword arguments)."""
-    return TransformerEncoder(Path(path), **kwargs)

@@ -8,8 +8,8 @@ jina's rotary XLM-RoBERTa) share these two functions.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 

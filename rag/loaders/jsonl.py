@@ -17,7 +17,7 @@ GZIP_MAGIC = b"\x1f\x8b"
 _GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
 
-def open_binary(path: Path) -> BinaryIO:
+def open_binary(path: Path) -> gzip.GzipFile | BinaryIO:
     """Open ``path`` for reading bytes, through gzip when its first bytes are the gzip magic number."""
     with open(path, "rb") as probe:
         magic = probe.read(2)

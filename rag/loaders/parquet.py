@@ -46,6 +46,7 @@ def _columns(pa: Any, schema: Any, spec: FieldSpec) -> tuple[FieldSpec | None, l
         errors.append(f"text column {text_col!r} has type {schema.field(text_col).type}, expected string")
     if errors:
         return None, [f"{'; '.join(errors)}. Columns: {', '.join(names)}"]
+    assert id_col is not None and text_col is not None  # (each missing one is an error above)
     title_col = next((c for c in spec.title_fields if c in names), None)
     used = {id_col, text_col, title_col}
     if spec.metadata_fields is None:
@@ -81,7 +82,7 @@ def iter_parquet(path: Path, spec: FieldSpec, batch_rows: int = BATCH_ROWS) -> I
             return
         for note in notes:
             yield LoadProblem(source, note, level="warning")
-        columns = [*resolved.id_fields, *resolved.text_fields, *resolved.title_fields, *resolved.metadata_fields]
+        columns = [*resolved.id_fields, *resolved.text_fields, *resolved.title_fields, *(resolved.metadata_fields or ())]
         row = 0
         try:
             for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):

@@ -6,15 +6,16 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import numpy as np
 
-SYLLABLES = "ka lo mi ne ru sa ti vo pe da gu ze bo ni fa ho".split()
+SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "pe", "da", "gu", "ze", "bo", "ni", "fa", "ho"]
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 KEY = "test-key-0123456789"
 

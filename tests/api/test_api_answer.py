@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from api_live import live_server, make_text, sse_events
 
 QUESTION_DOC = 3

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from api_live import DATA, KEY, live_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rag" / "encoders"))

@@ -7,8 +7,8 @@ seen the final version (with a generous deadline), however slowly a loaded machi
 from __future__ import annotations
 
 import threading
-import httpx
 
+import httpx
 from api_live import KEY, build_index, live_server, make_rows
 
 BATCH = 50  # the index commits every 50 documents

@@ -7,7 +7,6 @@ import threading
 
 import numpy as np
 import pytest
-
 from api_live import KEY, build_index, live_server, make_rows, make_text
 
 

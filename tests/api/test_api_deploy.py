@@ -16,7 +16,6 @@ from urllib.parse import urlparse
 
 import httpx
 import pytest
-
 from api_live import build_index, make_rows
 
 ROOT = Path(__file__).resolve().parents[2]

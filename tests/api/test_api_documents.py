@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from api_live import DATA, KEY, build_index, live_server, make_rows, make_text
 
 AUTH = {"Authorization": f"Bearer {KEY}"}

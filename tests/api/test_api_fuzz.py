@@ -12,7 +12,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from api_live import KEY, build_index, live_server, make_rows
 
 

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from api_live import DATA, KEY, build_index, live_server, make_rows
 
 AUTH = {"Authorization": f"Bearer {KEY}"}

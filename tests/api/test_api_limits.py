@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from api_live import KEY, live_server, make_text
 
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -70,8 +69,9 @@ def test_uploads_have_the_limits_of_json_batches(tmp_path):
     with a message naming the setting, and files holding too many documents are refused before anything is indexed."""
     import json
 
-    from api.settings import Settings
     from api_live import build_index, make_rows
+
+    from api.settings import Settings
 
     index = build_index(tmp_path / "u", make_rows(3))
     settings = Settings(index=index, api_keys=[KEY], max_batch_docs=3, max_doc_chars=2000)

@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from api_live import DATA
 
 EBAY = DATA / "pdfs" / "EBAY_2023Q1_8K.pdf"

@@ -9,7 +9,6 @@ import io
 from pathlib import Path
 
 import pytest
-
 from api_live import DATA, KEY, build_index, live_server, make_rows, sse_events
 
 AUTH = {"Authorization": f"Bearer {KEY}"}

@@ -91,8 +91,9 @@ def test_limits_name_the_setting(server):
 
 def test_server_follows_commits_by_another_process(tmp_path):
     """A CLI ingest (another process, the index's flock) commits; the running server serves the new version."""
-    from api.settings import Settings
     from api_live import build_index, live_server
+
+    from api.settings import Settings
 
     index = build_index(tmp_path / "a", make_rows(10))
     extra = write_jsonl(tmp_path / "more.jsonl", make_rows(5, start=100, extra="zebraword"))
@@ -142,8 +143,9 @@ def test_answer_defaults_to_the_best_passages(server):
 def test_the_query_language_is_a_field(tmp_path):
     """`lang` analyzes the query in that language only: German 'Häuser' meets the German stem 'haus' of a German
     document, and as English it does not; an unknown language is a 422 naming the known codes."""
-    from api.settings import Settings
     from api_live import build_index, live_server
+
+    from api.settings import Settings
 
     rows = [
         {"_id": "de1", "title": "", "text": "Die alten Häuser stehen am Fluss und das Haus am Berg.", "lang": "de"},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from api_live import KEY, live_server
 
 DOC = {"documents": [{"id": "s1", "text": "alpha beta gamma delta epsilon"}]}

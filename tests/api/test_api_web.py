@@ -99,8 +99,9 @@ EBAY = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "pdfs" /
 @contextmanager
 def pdf_server_with(tmp_path, **settings):
     """A live server over synthetic documents plus the uploaded eBay 8-K (3 pages)."""
-    from api.settings import Settings
     from api_live import KEY, build_index, live_server, make_rows
+
+    from api.settings import Settings
 
     if not EBAY.is_file():
         pytest.skip(f"the shared SEC filing {EBAY.name} is not at {EBAY.parent}")

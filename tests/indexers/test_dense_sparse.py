@@ -46,7 +46,7 @@ def test_dense_exact_equals_numpy_and_hnsw_recall(tmp_path):
     for idx in (flat, hnsw):
         idx.add_batch(_batch(0, 2000, 1, {"dense": v}))
     recall = []
-    for qi in range(20):
+    for _ in range(20):
         q = _unit(rng.normal(size=(1, 32)).astype(np.float32))[0]
         ref = np.argsort(-(v.astype(np.float16).astype(np.float32) @ q))[:10]
         d, _, _ = flat.search(q, 10)

@@ -19,11 +19,7 @@ from rag.ingest import IngestSettings, ingest
 from rag.planner import Planner, SearchOptions
 from rag.service import delete_ids
 
-WORDS = (
-    "protein cell gene expression tumor immune receptor signal pathway mouse human clinical trial patients "
-    "dose response binding structure membrane enzyme kinase inhibitor therapy vaccine virus infection "
-    "neuron brain cortex memory learning model data analysis statistical method sample cohort risk"
-).split()
+WORDS = ["protein", "cell", "gene", "expression", "tumor", "immune", "receptor", "signal", "pathway", "mouse", "human", "clinical", "trial", "patients", "dose", "response", "binding", "structure", "membrane", "enzyme", "kinase", "inhibitor", "therapy", "vaccine", "virus", "infection", "neuron", "brain", "cortex", "memory", "learning", "model", "data", "analysis", "statistical", "method", "sample", "cohort", "risk"]
 
 
 def make_doc(i: int, n_words: int = 120, seed: int | None = None) -> str:
@@ -161,7 +157,9 @@ def test_worker_processes_give_the_same_index(tmp_path):
         stored = {docs.document(n).id: (docs.document(n).text, docs.document(n).title,
                                         [(p.start, p.end) for p in docs.passages(n)])
                   for n in range(docs.next_docno) if docs.is_live(n)}
-        drop = lambda s: {k: v for k, v in s.to_dict().items() if k not in ("seconds", "docs_per_second", "report")}
+        def drop(s):
+            return {k: v for k, v in s.to_dict().items() if k not in ("seconds", "docs_per_second", "report")}
+
         bm25 = snap["bm25"].score_all("tumor immune kinase therapy title").round(5).tolist()  # workers count tokens
         results[workers] = (drop(s1), drop(s2), stored, search_ids(idx, "tumor immune kinase", 20), bm25)
     assert results[1][0]["exact_duplicates"] == 1 and results[1][0]["near_duplicates"] == 1

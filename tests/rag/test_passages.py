@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-import unicodedata
 import time
+import unicodedata
 
 import pytest
 
@@ -146,7 +146,7 @@ def test_short_empty_and_whitespace_documents() -> None:
 def test_pages_are_never_crossed() -> None:
     rng = random.Random(3)
     page_texts = [sentences(rng, 40), "", "   ", sentences(rng, 3), sentences(rng, 60)]
-    text, spans, position = "", [], 0
+    text, spans = "", []
     for number, page_text in enumerate(page_texts, 1):
         if number > 1:
             text += "\n\n"
@@ -212,7 +212,7 @@ def test_text_without_spaces_is_cut_by_model_tokens_and_sentence_ends() -> None:
     thai = " ".join(["กรุงเทพมหานครเป็นเมืองหลวงของประเทศไทย"] * 40)
     passages = split_passages(Document("th", thai), size=50, overlap=10)
     check_invariants(Document("th", thai), passages, 50)
-    assert 1 < len(passages) and all(len(p.text.replace(" ", "")) <= 3 * 50 + 10 for p in passages)
+    assert len(passages) > 1 and all(len(p.text.replace(" ", "")) <= 3 * 50 + 10 for p in passages)
     mixed = "北京是中国的首都。它有三千年的历史！上海很大? ok Hello world. กรุงเทพมหานคร"
     s, e = word_spans(mixed)
     assert [mixed[a:b] for a, b in zip(s.tolist(), e.tolist())][:10] == list("北京是中国的首都。它")

@@ -14,8 +14,8 @@ def test_plaid_mode_finds_documents_and_respects_deletes(tmp_path, monkeypatch):
     pytest.importorskip("colbert", reason="colbert-ai is not installed (optional extra: pip install 'latte[colbert]')")
     from tiny_colbert import CORPUS, build_tiny_colbertv2
 
-    from rag.planner import SearchOptions
     from rag.plaid import build_plaid
+    from rag.planner import SearchOptions
     from rag.service import delete_ids, ingest_paths, open_searcher
 
     monkeypatch.chdir(tmp_path)

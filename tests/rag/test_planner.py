@@ -2,14 +2,13 @@
 trace, filters applied in every retriever, MaxSim rerank, ranker mode, and refusal of a mismatched model."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from core.errors import UserError
 from indexers.folder import Snapshot
-from rag.planner import Planner, SearchOptions
+from rag.planner import SearchOptions
 from rag.service import ingest_paths, load_encoders, open_searcher
 
 DOCS = [

@@ -49,7 +49,7 @@ def test_bm25_relevance_is_high_for_a_matching_query_and_zero_for_unknown_words(
     planner = open_searcher(_index(tmp_path, "bm25"))
     res = planner.search("bread dough yeast", SearchOptions(k=3))
     assert res.relevance == BM25 and res.hits[0].doc_id == "bread" and res.hits[0].relevance > 0.3
-    assert 0 <= min(h.relevance for h in res.hits) and max(h.relevance for h in res.hits) < 1
+    assert min(h.relevance for h in res.hits) >= 0 and max(h.relevance for h in res.hits) < 1
     assert planner.search("bread gribnak qwzx vlorp", SearchOptions(k=3)).hits[0].relevance < 0.2  # 1 word of 4
     weak = planner.search("bread gribnak qwzx vlorp", SearchOptions(k=3)).hits
     assert answer("bread gribnak qwzx vlorp?", weak, floor=0.2).no_answer

@@ -6,7 +6,8 @@ with no other change. Also: what the API and evals derive from the table matches
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pytest

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from rerank import TokenStore
 from rerank.bits import unpack_bits
 

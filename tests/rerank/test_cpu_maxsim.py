@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import pytest
 import torch
-
 from maxsim_cases import make_case
+
 from rerank.cpu import plan_chunks, query_byte_table, token_max_cpu
 from rerank.reference import token_max_reference
 

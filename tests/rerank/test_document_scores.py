@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from maxsim_cases import make_case
+
 from rerank import TokenStore, score_documents
 from rerank.documents import document_scores, passage_scores
 

@@ -9,8 +9,8 @@ import sys
 import numpy as np
 import pytest
 import torch
-
 from maxsim_cases import make_case
+
 from rerank import TokenStore, maxsim
 from rerank.maxsim import resolve_backend, token_max
 from rerank.reference import maxsim_reference

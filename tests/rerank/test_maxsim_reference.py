@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-
 from maxsim_cases import make_case, naive_token_max
+
 from rerank.reference import maxsim_reference, token_max_reference
 
 

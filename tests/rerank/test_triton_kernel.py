@@ -13,8 +13,8 @@ import os
 import numpy as np
 import pytest
 import torch
-
 from maxsim_cases import make_case
+
 from rerank import TokenStore, maxsim, score_documents
 from rerank.maxsim import token_max
 from rerank.reference import maxsim_reference

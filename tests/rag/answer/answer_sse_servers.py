@@ -64,7 +64,7 @@ class _Base:
         while not self._stop.is_set():
             try:
                 conn, _ = self.sock.accept()
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             self._conns.append(conn)
             threading.Thread(target=self._handle_safely, args=(conn,), daemon=True).start()

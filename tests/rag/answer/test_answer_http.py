@@ -7,10 +7,10 @@ Every call that could hang runs under ``run_bounded`` (fails the test instead of
 from __future__ import annotations
 
 import pytest
-
 from answer_sse_servers import FullBacklogServer, ScriptedSSEServer, SilentServer, closed_port
 from llama_server_proc import start_llama_server, stop_llama_server
 from tiny_gguf import build_tiny_gguf
+
 from rag.answer import OpenAIHTTPGenerator, answer
 from rag.answer.openai_http import DEFAULT_CONTEXT_SIZE, estimate_tokens, iter_sse_data
 from rag.answer.records import GenerationError

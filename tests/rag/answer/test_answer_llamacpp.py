@@ -13,12 +13,13 @@ import pytest
 
 pytest.importorskip("llama_cpp", reason='llama-cpp-python is not installed: pip install "latte[llm]"')
 
+from tiny_gguf import build_tiny_gguf  # noqa: E402
+
 from rag.answer import LlamaCppGenerator, answer  # noqa: E402
 from rag.answer.citations import check_citations  # noqa: E402
 from rag.answer.prompt import build_messages, pack_context, source_block  # noqa: E402
 from rag.answer.records import GenerationError  # noqa: E402
 from rag.records import Hit, Passage  # noqa: E402
-from tiny_gguf import build_tiny_gguf  # noqa: E402
 
 FOX = "The quick brown fox jumps over the lazy dog near the river bank."
 VITAMIN = "Vitamin D deficiency is associated with a higher risk of bone fractures in older adults."

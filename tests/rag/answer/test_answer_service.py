@@ -4,8 +4,8 @@ citation mapping and removal, streaming order, the "don't know" floor, the extra
 from __future__ import annotations
 
 import pytest
-
 from answer_sse_servers import ScriptedSSEServer, closed_port
+
 from rag.answer import Answer, OpenAIHTTPGenerator, answer
 from rag.answer.extractive import NO_GENERATOR_NOTE
 from rag.answer.records import GenerationError
