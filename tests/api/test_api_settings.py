@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from api.settings import Settings, load_settings
+from core.errors import UserError
 
 
 @pytest.fixture(autouse=True)
@@ -85,7 +86,7 @@ def test_serve_reports_every_bad_setting(monkeypatch):
     from api.serve import serve
 
     monkeypatch.setenv("LATTE_MAX_K", "zero")
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(UserError) as err:
         serve(index="idx", port=99999)
     text = str(err.value)
     assert "max_k" in text and "port" in text and text.startswith("invalid settings")
