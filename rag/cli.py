@@ -158,7 +158,7 @@ def search(
     mode: str = typer.Option("auto", help="auto|bm25|dense|sparse|hybrid|colbert or a '+' list such as bm25+dense"),
     depth: int = typer.Option(1000, help="first-stage candidates per retriever"),
     fusion: str = typer.Option("rrf", help="rrf|weighted"),
-    rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank", help="MaxSim rerank (default: on where tensors exist)"),
+    rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank", help="MaxSim rerank (default: on where tensors exist, except for --mode bm25, which then loads no model)"),
     rerank_depth: int = typer.Option(100, help="fused candidates reranked by MaxSim"),
     filters: Optional[list[str]] = typer.Option(None, "--filter", help="FIELD=VALUE or a JSON object; repeatable"),
     lang: Optional[str] = typer.Option(

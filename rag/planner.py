@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -26,6 +26,24 @@ from rag.units import PassageTable, aggregate, check_unit, decode, docnos_of, pa
 # passages fetched per wanted page at the page unit (a page holds a few passages; several may match)
 PAGE_FETCH = 4
 
+# retrievers that need no query encoder: a mode naming only these does not rerank unless asked (default_rerank)
+LEXICAL = frozenset({"bm25"})
+
+
+def default_rerank(mode: str, names: list[str], has_tensors: bool) -> bool:
+    """Whether MaxSim reranks when the caller did not say: where the index has tensors, except for a mode that
+    names lexical retrievers only (``bm25``), which then needs no model at all (a CLI search starts in about 1 s
+    instead of loading the query encoder for 5 s). ``auto`` and ``hybrid`` always rerank where they can.
+
+    >>> default_rerank("bm25", ["bm25"], True), default_rerank("auto", ["bm25"], True)
+    (False, True)
+    >>> default_rerank("bm25+dense", ["bm25", "dense"], True), default_rerank("dense", ["dense"], False)
+    (True, False)
+    """
+    if not has_tensors:
+        return False
+    return mode in ("auto", "hybrid") or not set(names) <= LEXICAL
+
 
 @dataclass
 class SearchOptions:
@@ -35,7 +53,7 @@ class SearchOptions:
     fusion: str = "rrf"  # rrf | weighted
     rrf_k: float = 60.0
     weights: dict[str, float] | None = None
-    rerank: bool | None = None  # None: on where tensors exist
+    rerank: bool | None = None  # None: see default_rerank (on where tensors exist, unless the mode is lexical only)
     rerank_depth: int = 100
     # how MaxSim meets the first stage: replace | rrf (of the two ranks) | weighted (min-max sum). The default was
     # tuned on SciFact *train* (809 queries): weighted with a 0.65 MaxSim share beat replace by 1.1 nDCG@10 points
@@ -263,6 +281,8 @@ class Planner:
         check_unit(opt.unit)
         timings: dict[str, float] = {}
         names = self.resolve_mode(opt.mode)
+        if opt.rerank is None:
+            opt = replace(opt, rerank=default_rerank(opt.mode, names, self.snapshot.get("tensors") is not None))
         t = time.perf_counter()
         encoded = self.encode_query(query, names, opt)
         encoded["options"] = opt  # per-query options some retrievers read (the colbert ranker's quantization)
