@@ -137,3 +137,28 @@ def test_passages_are_analyzed_in_their_documents_language(tmp_path):
     assert sorted(an.languages) == ["en"]
     docnos, ordinals, scores = comps["bm25_passages"].search_passages("mercado financiero", 2)
     assert ordinals.tolist() == [1] and scores[0] > 0  # the passage's words are indexed (its text was empty)
+
+
+def test_optimize_merges_passage_segments_and_answers_the_same(tmp_path):
+    """``IndexWriter.merge`` (``latte optimize``, the tiered policy) merges passage-BM25 segments as it merges
+    document BM25: one segment after, deleted documents' passages still out, every passage hit and score equal."""
+    comps = {"docs": DocStore(), "bm25": BM25Index(), "bm25_passages": PassageBM25Index()}
+    items = _items()
+    with IndexWriter(tmp_path / "idx", components=comps, auto_merge=False) as w:
+        for it in items:  # one commit, one segment per document
+            w.add([it], num_perm=4)
+            w.commit()
+        w.delete_ids(["b"])
+        w.commit()
+
+    def answers():
+        snap = Snapshot.open(tmp_path / "idx")
+        d, o, s = snap["bm25_passages"].search_passages("cat revenue mat red", 100)
+        return len(snap["bm25_passages"].segments), list(zip(d.tolist(), o.tolist(), s.round(5).tolist()))
+
+    n_before, before = answers()
+    assert n_before == 3 and before and 1 not in {d for d, _, _ in before}
+    with IndexWriter(tmp_path / "idx", auto_merge=False) as w:
+        assert w.merge(max_segments=1) > 0
+    n_after, after = answers()
+    assert n_after == 1 and after == before  # (reopened: the merged segment's row maps were written)
