@@ -233,10 +233,13 @@ class Planner:
             )
         return names
 
-    def search(self, query: str, options: SearchOptions | None = None) -> SearchResult:
-        """Ranked hits with every retriever's rank and score, the rerank score and the best passage."""
+    def search(
+        self, query: str, options: SearchOptions | None = None, encoded: dict[str, Any] | None = None
+    ) -> SearchResult:
+        """Ranked hits with every retriever's rank and score, the rerank score and the best passage.
+        ``encoded``: the query already encoded (:meth:`encode_query`), e.g. by a batch; None encodes it here."""
         opt = options or SearchOptions()
-        r = self.rank(query, opt)
+        r = self.rank(query, opt, encoded)
         t = time.perf_counter()
         keys = r.docnos[: opt.k]
         basis, rel = self.relevance(query, r, keys, unit=opt.unit)
@@ -270,8 +273,9 @@ class Planner:
             return BM25, bm25_share(scores, terms, self._idf(terms), boost)
         return None, None
 
-    def rank(self, query: str, opt: SearchOptions) -> "Ranked":
-        """Fused (and reranked) docnos best first, without building hit records (what evaluation needs)."""
+    def rank(self, query: str, opt: SearchOptions, encoded: dict[str, Any] | None = None) -> "Ranked":
+        """Fused (and reranked) docnos best first, without building hit records (what evaluation needs).
+        ``encoded``: the query's encodings from :meth:`encode_query` (with the same mode and rerank), or None."""
         if not query or not query.strip():
             raise ValueError("the query is empty")
         if opt.k < 1:
@@ -284,7 +288,7 @@ class Planner:
         if opt.rerank is None:
             opt = replace(opt, rerank=default_rerank(opt.mode, names, self.snapshot.get("tensors") is not None))
         t = time.perf_counter()
-        encoded = self.encode_query(query, names, opt)
+        encoded = dict(encoded) if encoded is not None else self.encode_query(query, names, opt)
         encoded["options"] = opt  # per-query options some retrievers read (the colbert ranker's quantization)
         timings["encode"] = _ms(t)
         allowed = allowed_mask(self.docs, opt.filters) if opt.filters else None
