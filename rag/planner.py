@@ -393,27 +393,25 @@ class Planner:
         rerank_passages: dict[int, int],
         relevance: dict[int, float] | None = None,
     ) -> list[Hit]:
-        ranks = {
-            name: {int(d): (i + 1, float(s)) for i, (d, s) in enumerate(zip(r.docnos, r.scores))}
-            for name, r in rankings.items()
-        }
+        ranks = ranks_of(rankings, docnos)
         bm25 = self.snapshot.get("bm25")
-        q_terms = bm25.analyzer.tokens(query) if bm25 is not None else query.lower().split()
-        idf = self._idf(q_terms)
+        q_terms: list[str] | None = None
+        idf: dict[str, float] = {}
         hits: list[Hit] = []
         for rank, (d, s) in enumerate(zip(docnos.tolist(), scores.tolist()), start=1):
-            row = self.docs.row(d)
-            passages = self.docs.passages(d, row["text"])
+            row = self.docs.fields(d, ("id", "title", "metadata"))  # not the text: a PDF's can be megabytes
             ordinal = rerank_passages.get(d)
             if ordinal is None:
                 for r in rankings.values():
                     if r.passages and d in r.passages:
                         ordinal = r.passages[d]
                         break
-            passage: Passage | None
-            if ordinal is not None and 0 <= ordinal < len(passages):
-                passage = passages[ordinal]
-            else:
+            passage = self.docs.passage(d, ordinal) if ordinal is not None else None
+            if passage is None:  # no retriever said which passage: the lexically best one
+                if q_terms is None:
+                    q_terms = bm25.analyzer.tokens(query) if bm25 is not None else query.lower().split()
+                    idf = self._idf(q_terms)
+                passages = self.docs.passages(d)
                 analyze = (getattr(bm25.analyzer, "text_terms", bm25.analyzer.tokens) if bm25 is not None
                            else (lambda x: x.lower().split()))
                 passage = best_passage_lexical(q_terms, passages, analyze, idf)
@@ -446,10 +444,7 @@ class Planner:
     ) -> list[Hit]:
         """Hits for passage or page keys: the passage (or the page: its span and text, with its best passage's
         ordinal), its document, and each retriever's rank of that unit."""
-        ranks = {
-            name: {int(d): (i + 1, float(s)) for i, (d, s) in enumerate(zip(r.docnos, r.scores))}
-            for name, r in rankings.items()
-        }
+        ranks = ranks_of(rankings, keys)
         hits: list[Hit] = []
         for k, s in zip(keys.tolist(), scores.tolist()):
             docno, ordinal, page = decode(k)
@@ -499,6 +494,30 @@ class Planner:
             df = bm25.doc_freq(ids[0]) if ids else 0  # counted, never decoded (postings are compressed)
             out[t] = float(np.log1p((n - df + 0.5) / (df + 0.5)))
         return out
+
+
+def ranks_of(rankings: dict[str, Ranking], keys: np.ndarray) -> dict[str, dict[int, tuple[int, float]]]:
+    """Each retriever's (1-based rank, score) of each of ``keys`` it ranked: looked up for the k hits only, not
+    tabled for its whole ranking (1,000 candidates each at the default depth).
+
+    >>> r = Ranking(np.array([7, 3, 9]), np.array([0.9, 0.5, 0.1]))
+    >>> ranks_of({"bm25": r}, np.array([9, 4, 7]))
+    {'bm25': {9: (3, 0.1), 7: (1, 0.9)}}
+    """
+    keys = np.asarray(keys, dtype=np.int64)
+    out: dict[str, dict[int, tuple[int, float]]] = {}
+    for name, r in rankings.items():
+        ids = np.asarray(r.docnos, dtype=np.int64)
+        if len(ids) == 0 or len(keys) == 0:
+            out[name] = {}
+            continue
+        order = np.argsort(ids, kind="stable")
+        pos = np.minimum(np.searchsorted(ids[order], keys), len(ids) - 1)
+        at = order[pos]
+        found = ids[at] == keys
+        scores = np.asarray(r.scores)
+        out[name] = {k: (i + 1, float(scores[i])) for k, i, f in zip(keys.tolist(), at.tolist(), found.tolist()) if f}
+    return out
 
 
 def _ms(t0: float) -> float:
