@@ -397,15 +397,20 @@ class Planner:
         bm25 = self.snapshot.get("bm25")
         q_terms: list[str] | None = None
         idf: dict[str, float] = {}
+        chosen: dict[int, int] = {}
+        for d in docnos.tolist():  # the rerank's passage, else the first ranking's that says which one matched
+            o = rerank_passages.get(d)
+            if o is None:
+                o = next((r.passages[d] for r in rankings.values() if r.passages and d in r.passages), None)
+            if o is not None:
+                chosen[d] = o
+        missing = [d for d in docnos.tolist() if d not in chosen]
+        if missing:
+            chosen.update(self._best_passages_bm25(query, missing))
         hits: list[Hit] = []
         for rank, (d, s) in enumerate(zip(docnos.tolist(), scores.tolist()), start=1):
             row = self.docs.fields(d, ("id", "title", "metadata"))  # not the text: a PDF's can be megabytes
-            ordinal = rerank_passages.get(d)
-            if ordinal is None:
-                for r in rankings.values():
-                    if r.passages and d in r.passages:
-                        ordinal = r.passages[d]
-                        break
+            ordinal = chosen.get(d)
             passage = self.docs.passage(d, ordinal) if ordinal is not None else None
             if passage is None:  # no retriever said which passage: the lexically best one
                 if q_terms is None:
@@ -482,6 +487,25 @@ class Planner:
                 )
             )
         return hits
+
+    def _best_passages_bm25(self, query: str, docnos: list[int]) -> dict[int, int]:
+        """Each document's best passage by passage-level BM25, for hits no retriever gave a passage for (a BM25-only
+        search): one search of the passage index restricted to these documents. Empty without that index."""
+        bm25 = self.retrievers.get("bm25")
+        passages = getattr(bm25, "passages", None)
+        if passages is None or not docnos:
+            return {}
+        allowed = np.zeros(max(docnos) + 1, dtype=bool)
+        allowed[docnos] = True
+        wanted, best = set(docnos), {}
+        n = 16 * len(docnos)
+        while True:
+            d, o, _ = passages.search_passages(query, n, allowed=allowed)
+            for doc, ordinal in zip(d.tolist(), o.tolist()):
+                best.setdefault(doc, ordinal)
+            if len(d) < n or wanted <= best.keys() or n >= 4096 * len(docnos):
+                return best
+            n *= 4
 
     def _idf(self, terms: list[str]) -> dict[str, float]:
         bm25 = self.snapshot.get("bm25")

@@ -100,6 +100,21 @@ def test_planner_ranks_passages_with_passage_bm25(index):
     assert {(h.doc_id, h.passage.ordinal) for h in res.hits[:2]} == {("a", 2), ("b", 0)}
 
 
+def test_a_bm25_document_hit_shows_its_best_passage_by_passage_bm25(index):
+    """At the document unit, a BM25-only search has no retriever saying which passage matched: each hit shows the
+    passage that passage-level BM25 ranks first among its document's passages."""
+    snap = Snapshot.open(index)
+    res = Planner(snap).search("cat mat revenue", SearchOptions(k=3, mode="bm25"))
+    assert {h.doc_id for h in res.hits} == {"a", "b", "c"}
+    d, o, _ = snap["bm25_passages"].search_passages("cat mat revenue", 100)
+    ids = snap["docs"].ids_by_docno()
+    first: dict[str, int] = {}
+    for doc, ordinal in zip(d.tolist(), o.tolist()):
+        first.setdefault(ids[doc], ordinal)
+    assert {h.doc_id: h.passage.ordinal for h in res.hits} == first
+    assert all(h.passage.text == TEXTS[h.doc_id][h.passage.ordinal] for h in res.hits)
+
+
 def test_index_without_passage_bm25_still_ranks_passages(tmp_path):
     """An index as written before passage BM25 existed (docs + bm25 only) opens, and the passage unit falls back
     to document BM25 with each document's lexically best passage."""
