@@ -371,6 +371,8 @@ def eval_cmd(
     max_queries: Optional[int] = typer.Option(None, help="evaluate a sample of queries (figures then not comparable)"),
     rerank_depth: int = typer.Option(100, help="candidates reranked by MaxSim in +colbert pipelines"),
     quantization: str = typer.Option("binary", help="binary|float16 tensors for MaxSim"),
+    keep_float16: bool = typer.Option(
+        False, "--keep-float16", help="a new index also keeps float16 token values (benchmarks/tune_rerank.py)"),
     rerank_combine: str = typer.Option("weighted", help="replace|rrf|weighted: how MaxSim meets the first stage"),
     rerank_weight: float = typer.Option(0.65, help="MaxSim share for rrf/weighted combination"),
     depth: int = typer.Option(1000, help="first-stage depth per retriever"),
@@ -388,7 +390,7 @@ def eval_cmd(
         dataset=dataset, data_dir=data_dir, split=split, lang=lang,
         pipelines=[p.strip() for p in pipelines.split(",") if p.strip()],
         index=index, out_dir=out_dir, profile=profile, max_queries=max_queries, rerank_depth=rerank_depth,
-        quantization=quantization, depth=depth, device=device, progress=not as_json,
+        quantization=quantization, keep_float16=keep_float16, depth=depth, device=device, progress=not as_json,
         rerank_combine=rerank_combine, rerank_weight=rerank_weight, unit=unit, pages_as_documents=pages_as_documents,
     )
     if as_json:
