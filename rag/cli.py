@@ -108,6 +108,12 @@ def ingest(
         None, envvar="LATTE_TENSOR_MODEL",
         help="token-vector model for the MaxSim tensors of a new index, e.g. colbert-ir/colbertv2.0, "
         "jinaai/jina-colbert-v2, lightonai/GTE-ModernColBERT-v1 or a local folder (searches then use it too)"),
+    ray: Optional[str] = typer.Option(
+        None, "--ray", help="run on a Ray cluster (extra [ray]): local (start one here), auto (the cluster `ray start` "
+        "runs here, or $RAY_ADDRESS), HOST:PORT or ray://HOST:10001; the index is the one a single process builds"),
+    ray_actors: Optional[int] = typer.Option(
+        None, "--ray-actors", min=1, help="encoder actors with --ray (default: one per GPU of the cluster, else one)"),
+    encode_batch: int = typer.Option(32, "--encode-batch", min=1, help="passages per encoder forward pass"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
     """Stream documents into an index folder (created when missing); re-running resumes and skips unchanged ones."""
@@ -134,6 +140,7 @@ def ingest(
         paths, index, settings=settings, load_options=opts, profile=profile, device=device, progress=not as_json,
         quantization=quantization, image_model=image_model, workers=workers,
         model_overrides={k: v for k, v in (("dense", dense_model), ("multivector", tensor_model)) if v},
+        ray_address=ray, ray_actors=ray_actors, encode_batch_size=encode_batch,
     )
     if as_json:
         _print_json(summary.to_dict())
