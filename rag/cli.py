@@ -76,7 +76,8 @@ def _parse_filters(filters: list[str] | None) -> dict[str, Any] | None:
 @app.command()
 def ingest(
     paths: list[Path] = typer.Argument(..., help="files or folders (BEIR/MLDR JSONL(.gz), Parquet, txt/md, PDF)"),
-    index: Path = INDEX_OPT,
+    index: str = typer.Option(..., "--index", "-i", help="index folder, or s3://bucket/prefix (any fsspec URL; "
+                              "extra [s3]): commits are published there, replicas follow them"),
     fmt: str = typer.Option("auto", "--format", help="auto|beir|mldr|jsonl|parquet|text|pdf"),
     id_field: Optional[str] = typer.Option(None, help="id column/field (JSONL, Parquet)"),
     text_field: Optional[str] = typer.Option(None, help="text column/field"),
@@ -334,7 +335,9 @@ def optimize(
 
 @app.command()
 def serve(
-    index: Optional[Path] = typer.Option(None, "--index", "-i", help="index folder (LATTE_INDEX)"),
+    index: Optional[str] = typer.Option(
+        None, "--index", "-i", help="index folder (LATTE_INDEX), or s3://bucket/prefix: a read replica that mirrors it "
+        "locally and follows its new versions (LATTE_INDEX_URL)"),
     host: Optional[str] = typer.Option(None, help="bind address (LATTE_HOST, default 127.0.0.1)"),
     port: Optional[int] = typer.Option(None, help="port (LATTE_PORT, default 8000)"),
     settings_file: Optional[Path] = typer.Option(None, "--settings", help="settings file: .env, .json or .toml"),
@@ -410,7 +413,7 @@ def main() -> None:
 
     try:
         app()
-    except (UserError, IndexNotFound, IndexLocked, IndexFormatError, FileNotFoundError, ValueError) as e:
+    except (UserError, IndexNotFound, IndexLocked, IndexFormatError, FileNotFoundError, ValueError, ImportError) as e:
         console.print(f"[red]error:[/] {e}")
         sys.exit(2)
     except KeyboardInterrupt:

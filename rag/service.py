@@ -197,8 +197,19 @@ def ingest_paths(
     """Ingest ``paths`` into ``index`` with the profile's encoders. ``ray_address`` (``local``, ``auto``,
     ``host:port``) runs the pipeline on a Ray cluster instead (``rag.distributed``): ``ray_actors`` encoder actors
     load the same encoders where they run; ``encode_batch_size`` is the encoder's forward-pass batch."""
+    from indexers.storage import is_url
     from rag.ingest import IngestSettings, ingest
 
+    if is_url(index):  # object storage: ingest into a local staging mirror that publishes each commit
+        from indexers.storage import RemoteIndex
+
+        with RemoteIndex(str(index)).staging() as local:
+            return ingest_paths(
+                paths, local, settings=settings, load_options=load_options, profile=profile, device=device,
+                quantization=quantization, progress=progress, encoders=encoders, image_model=image_model,
+                workers=workers, model_overrides=model_overrides, ray_address=ray_address, ray_actors=ray_actors,
+                encode_batch_size=encode_batch_size,
+            )
     folder = IndexFolder(index)
     if folder.exists():
         m = folder.read_manifest()
