@@ -130,3 +130,53 @@ def test_single_process_ingest_is_unchanged_by_the_ray_path(tmp_path):
             "assert 'ray' not in sys.modules, 'ray imported'")
     subprocess.run([sys.executable, "-c", code, str(corpus), str(tmp_path / "idx")], check=True,
                    cwd=Path(__file__).resolve().parents[2])
+
+
+def test_a_task_whose_worker_dies_is_retried(tmp_path, ray_cluster):
+    import ray
+
+    from rag.distributed import RayExecutor
+
+    def die_once(marker: str) -> int:  # nested: shipped by value (the test module is not importable on workers)
+        """Kills its worker process the first time it runs (a lost node or an OOM kill), returns 7 after."""
+        import os
+
+        if not os.path.exists(marker):
+            open(marker, "w").close()
+            os._exit(1)
+        return 7
+
+    ray.init(address=ray_cluster.address)
+    try:
+        future = RayExecutor(ray, 2).submit(die_once, str(tmp_path / "died"))
+        assert future.result(timeout=120) == 7 and (tmp_path / "died").exists()
+    finally:
+        ray.shutdown()
+
+
+def test_a_killed_driver_leaves_the_last_commit_and_a_rerun_resumes(tmp_path, ray_cluster):
+    """kill -9 of the driver after its first commits: the index opens at a committed version, and the same
+    command run again ends with the index one uninterrupted run builds."""
+    import os
+    import signal
+    import subprocess
+
+    corpus = write_jsonl(tmp_path / "c.jsonl", corpus_rows(800))
+    cmd = [sys.executable, "-m", "rag.cli", "ingest", str(corpus), "--index", str(tmp_path / "idx"), "--profile",
+           "bm25", "--batch-docs", "50", "--ray", ray_cluster.address, "--json"]
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    manifest = tmp_path / "idx" / "manifest.json"
+    import time
+
+    deadline = time.monotonic() + 120
+    while not manifest.exists() and proc.poll() is None:
+        assert time.monotonic() < deadline, "no commit within 2 minutes"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    snap = Snapshot.open(tmp_path / "idx")  # a whole committed version
+    assert len(snap["docs"].id_map) == snap.manifest["counts"]["documents"] <= 800
+    subprocess.run(cmd, cwd=root, check=True, capture_output=True)
+    ingest([corpus], tmp_path / "ref", settings=IngestSettings(batch_docs=50), profile="bm25")
+    assert _stored(tmp_path / "idx") == _stored(tmp_path / "ref")
