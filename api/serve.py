@@ -35,7 +35,7 @@ def serve(
 
     if index is not None and is_url(index):  # a read replica of an index on object storage
         overrides["index_url"] = str(index)
-        index = overrides.pop("index_cache", None) or mirror_dir(str(index), f"reader-{port or 'default'}")
+        index = mirror_dir(str(index), f"reader-{port or 'default'}")  # one mirror per replica (port)
     try:
         settings = load_settings(
             index=index, host=host, port=port, settings_file=settings_file, profile=profile, device=device,

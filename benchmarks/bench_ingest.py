@@ -74,7 +74,10 @@ def main() -> None:
                 "--format", "mldr", "--batch-docs", str(a.batch_docs), "--json",
             ] + (["--lang", a.lang] if a.lang and a.lang != "auto" and _has_lang_option() else [])
             cluster = _ray_cluster(workers) if a.ray else None
-            cmd += ["--ray", cluster.address] if cluster is not None else ["--workers", str(workers)]
+            if cluster is not None:  # one encoder actor per worker node (they have no GPUs)
+                cmd += ["--ray", cluster.address] + (["--ray-actors", str(workers)] if a.profile != "bm25" else [])
+            else:
+                cmd += ["--workers", str(workers)]
             before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
             t = time.perf_counter()
             try:
