@@ -27,12 +27,20 @@ import shutil
 import socket
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from indexers.arrays import write_json_atomic
-from indexers.folder import MANIFEST, PREVIOUS, IndexFolder, IndexLocked, component_class, on_commit
+from indexers.folder import (
+    MANIFEST,
+    PREVIOUS,
+    IndexFolder,
+    IndexLocked,
+    component_class,
+    on_commit,
+)
 
 LOCK = "LOCK"
 VERSIONS = "versions"

@@ -23,15 +23,16 @@ from __future__ import annotations
 
 import dataclasses
 import pickle
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
 from indexers.docstore import StoredDoc
 from indexers.writer import IndexWriter
-from rag.ingest import Encode, Ingestor, IngestSettings, IngestSummary, _nbytes
+from rag.ingest import Ingestor, IngestSettings, IngestSummary, _nbytes
 from rag.loaders import LoadOptions
 from rag.records import Document, LoadProblem
 

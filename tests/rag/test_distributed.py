@@ -9,13 +9,13 @@ import pytest
 
 pytest.importorskip("ray", reason="Ray is not installed (pip install 'latte[ray]')")
 
-from indexers.folder import Snapshot  # noqa: E402
-from rag.ingest import IngestSettings, ingest  # noqa: E402
-from rag.service import ingest_paths  # noqa: E402
+from indexers.folder import Snapshot
+from rag.ingest import IngestSettings, ingest
+from rag.service import ingest_paths
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "encoders"))
-from test_ingest import corpus_rows, make_doc, write_jsonl  # noqa: E402
+from test_ingest import corpus_rows, make_doc, write_jsonl
 
 
 @pytest.fixture(scope="module")
