@@ -7,6 +7,7 @@ with, and querying it loads the same ones (or refuses a mismatch with a clear me
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
@@ -189,9 +190,26 @@ def ingest_paths(
     image_model: str | None = None,
     workers: int = 1,
     model_overrides: dict[str, str] | None = None,
+    ray_address: str | None = None,
+    ray_actors: int | None = None,
+    encode_batch_size: int = 32,
 ) -> IngestSummary:
+    """Ingest ``paths`` into ``index`` with the profile's encoders. ``ray_address`` (``local``, ``auto``,
+    ``host:port``) runs the pipeline on a Ray cluster instead (``rag.distributed``): ``ray_actors`` encoder actors
+    load the same encoders where they run; ``encode_batch_size`` is the encoder's forward-pass batch."""
+    from indexers.storage import is_url
     from rag.ingest import IngestSettings, ingest
 
+    if is_url(index):  # object storage: ingest into a local staging mirror that publishes each commit
+        from indexers.storage import RemoteIndex
+
+        with RemoteIndex(str(index)).staging() as local:
+            return ingest_paths(
+                paths, local, settings=settings, load_options=load_options, profile=profile, device=device,
+                quantization=quantization, progress=progress, encoders=encoders, image_model=image_model,
+                workers=workers, model_overrides=model_overrides, ray_address=ray_address, ray_actors=ray_actors,
+                encode_batch_size=encode_batch_size,
+            )
     folder = IndexFolder(index)
     if folder.exists():
         m = folder.read_manifest()
@@ -214,13 +232,29 @@ def ingest_paths(
         if profile in IMAGE_PROFILES:
             settings = (settings or IngestSettings()).model_copy(update={"page_passages": True})
     cb = _progress_callback() if progress else None
+    if ray_address is not None:
+        from rag.distributed import ingest_ray
+
+        recorded_models = folder.read_manifest().get("models") if folder.exists() else None
+        factory = partial(load_encoders, profile, device=device, models=recorded_models, image_model=image_model,
+                          model_overrides=model_overrides) if encoders else None
+        try:
+            return ingest_ray(
+                paths, index, address=ray_address, settings=settings, load_options=load_options,
+                encoder_factory=factory, components=components, models=models_record(encoders),
+                progress=cb[0] if cb else None, profile=profile, actors=ray_actors,
+                encode_batch_size=encode_batch_size,
+            )
+        finally:
+            if cb:
+                cb[1]()
     try:
         summary = ingest(
             paths,
             index,
             settings=settings,
             load_options=load_options,
-            encode=make_encode(encoders),
+            encode=make_encode(encoders, batch_size=encode_batch_size),
             components=components,
             models=models_record(encoders),
             progress=cb[0] if cb else None,
