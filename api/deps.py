@@ -60,6 +60,12 @@ def get_served(state: StateDep) -> Served:
 
 def get_writable(state: StateDep) -> AppState:
     """The state, once its encoders are loaded (writes need them to encode new documents)."""
+    if state.settings.index_url:
+        raise HTTPException(
+            409,
+            f"this server is a read replica of {state.settings.index_url}; write with "
+            f"`latte ingest PATH --index {state.settings.index_url}` (its replicas pick the new version up)",
+        )
     if state.loading or state.encoders is None:
         raise not_ready(state)
     return state

@@ -96,7 +96,7 @@ class SearchOptionsIn(_In):
     weights: dict[Literal["bm25", "dense", "sparse"], float] | None = Field(
         None, description="per-retriever weights for fusion, e.g. {\"bm25\": 1, \"dense\": 2}"
     )
-    rerank: bool | None = Field(None, description="MaxSim rerank; null: on where the index has tensors")
+    rerank: bool | None = Field(None, description="MaxSim rerank; null: on where the index has tensors, except for mode bm25 (lexical only)")
     rerank_depth: int = Field(100, ge=1, le=HARD_MAX_DEPTH, description="fused candidates reranked (at most LATTE_MAX_RERANK_DEPTH)")
     filters: dict[str, FilterCond] | None = Field(
         None,

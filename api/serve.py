@@ -34,7 +34,11 @@ def serve(
 
     from api.app import create_app
     from api.settings import load_settings
+    from indexers.storage import is_url, mirror_dir
 
+    if index is not None and is_url(index):  # a read replica of an index on object storage
+        overrides["index_url"] = str(index)
+        index = mirror_dir(str(index), f"reader-{port or 'default'}")  # one mirror per replica (port)
     try:
         settings = load_settings(
             index=index, host=host, port=port, settings_file=settings_file, profile=profile, device=device,
@@ -57,7 +61,7 @@ def serve(
 
 def main(argv: Sequence[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m api.serve", description="Serve the latte REST API and web page.")
-    p.add_argument("--index", "-i", help="index folder (LATTE_INDEX)")
+    p.add_argument("--index", "-i", help="index folder (LATTE_INDEX), or s3://bucket/prefix (a read replica)")
     p.add_argument("--host", help="bind address (LATTE_HOST, default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (LATTE_PORT, default 8000)")
     p.add_argument("--settings", dest="settings_file", help="settings file: .env, .json or .toml (LATTE_SETTINGS_FILE)")

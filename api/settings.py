@@ -58,6 +58,12 @@ class Settings(BaseSettings):
 
     # -- index and models ---------------------------------------------------------------------------------------
     index: Path = Field(Path("index"), description="index folder (created by the first write when missing)")
+    index_url: str | None = Field(
+        None, description="an index on object storage (s3://bucket/prefix or any fsspec URL): this server is then a "
+        "read replica that mirrors it into `index` (a local cache folder) and follows new versions; writes go "
+        "through `latte ingest PATH --index URL`",
+    )
+    sync_interval: float = Field(2.0, gt=0, le=3600, description="seconds between checks of index_url for a new version")
     profile: str | None = Field(
         None, description="model profile for a NEW index (an existing index always uses the profile it was built with)"
     )

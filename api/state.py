@@ -103,6 +103,8 @@ class AppState:
     def load(self) -> None:
         """Open the index (when there is one), load its encoders and the generator. Never raises: a failure is
         logged and kept in ``load_error`` for /readyz."""
+        if self.settings.index_url:
+            self._start_sync()
         try:
             from api.uploads import collect_leftovers
 
@@ -151,6 +153,28 @@ class AppState:
             log.exception("loading the LLM backend failed")
             self.generator_error = f"{type(exc).__name__}: {exc}"
         self.loading = False
+
+    # -- a read replica of an index on object storage -----------------------------------------------------------
+    def _start_sync(self) -> None:
+        """Mirror ``index_url`` into the local index folder now, then every ``sync_interval`` seconds in a daemon
+        thread; a new version lands as a new local manifest, which ``current`` picks up as any commit."""
+        from indexers.storage import RemoteIndex
+
+        self.remote = RemoteIndex(self.settings.index_url)  # type: ignore[arg-type]
+        self._stop_sync = threading.Event()
+        try:
+            self.remote.pull(self.index)
+        except Exception:  # the loop retries; /readyz says not ready until a version is mirrored
+            log.exception("mirroring %s failed", self.settings.index_url)
+
+        def loop() -> None:
+            while not self._stop_sync.wait(self.settings.sync_interval):
+                try:
+                    self.remote.pull(self.index)
+                except Exception:
+                    log.exception("mirroring %s failed; still serving version %s", self.settings.index_url, self.version)
+
+        threading.Thread(target=loop, name="latte-sync", daemon=True).start()
 
     @property
     def ready(self) -> bool:
@@ -227,6 +251,9 @@ class AppState:
         return None if self._served is None else self._served.version
 
     def close(self) -> None:
+        stop = getattr(self, "_stop_sync", None)
+        if stop is not None:
+            stop.set()
         self.pages.close()
         close = getattr(self.generator, "close", None)
         if close is not None:

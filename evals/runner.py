@@ -140,6 +140,7 @@ def run_eval(
     max_queries: int | None = None,
     rerank_depth: int = 100,
     quantization: str = "binary",
+    keep_float16: bool = False,
     depth: int = 1000,
     device: str = "auto",
     progress: bool = True,
@@ -180,10 +181,13 @@ def run_eval(
         paths, fmt = ds.corpus_paths, ("auto" if ds.corpus_format == "pdf" else ds.corpus_format)
         if pages_as_documents:
             paths, fmt = [write_page_corpus(ds.corpus_paths[0], index.parent / f"{index.name}-pages.jsonl")], "beir"
-        # tensors are stored as binary and float16 so one index answers the binary-vs-float16 question
+        # float16 token values only when asked for (`--quantization float16` reranks with them, `--keep-float16`
+        # keeps them for benchmarks/tune_rerank.py): the binary rerank never reads them, and they were 1.3 GB of
+        # SciFact's 1.4 GB index
         ingest_summary = ingest_paths(
             paths, index, settings=settings, load_options=LoadOptions(fmt=fmt),
-            profile=profile, device=device, quantization="float16", progress=progress,
+            profile=profile, device=device, quantization="float16" if keep_float16 else quantization,
+            progress=progress,
         ).to_dict()
     ingest_s = time.perf_counter() - t0
     planner = open_searcher(index, device=device)

@@ -54,15 +54,18 @@ class SegmentTable:
 
         Each document's length norm ``k1 (1 - b + b dl / avgdl)`` and ``1 / (1 + norm)`` (the weight of tf = 1, most
         postings: no division at query time) are computed here, once per collection state."""
-        from numba.typed import List
+        from indexers.bm25_maxscore_jit import list_append, list_of
 
-        lst = List()
+        lst = None
         for s in segments:
             arrays = [_readonly(getattr(s.blocks, name)) for name in cls.FIELDS]
             norm = k1 * (1.0 - b) + (k1 * b / avgdl if avgdl > 0 else 0.0) * np.asarray(s.doc_len, dtype=np.float64)
             arrays.append(_readonly(norm))
             arrays.append(_readonly(1.0 / (1.0 + norm)))
-            lst.append(tuple(arrays))
+            if lst is None:
+                lst = list_of(tuple(arrays))
+            else:
+                list_append(lst, tuple(arrays))
         return cls(lst, np.array([s.start for s in segments], np.int64),
                    np.array([s.n_docs for s in segments], np.int64))
 

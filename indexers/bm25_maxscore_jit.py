@@ -324,3 +324,17 @@ def search(segs, starts, n_docs, terms, qcount, alive, dirty, allowed, use_allow
         sift_down(hs, hd, 0, n)
     return out_d, out_s
 
+
+
+@jit
+def list_of(first):  # pragma: no cover - compiled
+    """A typed list holding ``first``: built in compiled (disk-cached) code, since ``numba.typed.List()`` filled
+    from Python compiles its methods in every process (0.8 s before a CLI's first BM25 search)."""
+    out = numba.typed.List()
+    out.append(first)
+    return out
+
+
+@jit
+def list_append(lst, item):  # pragma: no cover - compiled
+    lst.append(item)

@@ -113,6 +113,22 @@ register_component("sparse", _sparse)
 register_component("tensors", _tensors)
 
 
+#: hooks run after a local commit of a folder (``indexers.storage`` publishes it to object storage)
+_COMMIT_HOOKS: dict[Path, Callable[[dict[str, Any], dict[str, Any] | None], None]] = {}
+
+
+@contextmanager
+def on_commit(path: str | Path, hook: Callable[[dict[str, Any], dict[str, Any] | None], None]) -> Iterator[None]:
+    """Call ``hook(manifest, previous)`` after each commit of the folder at ``path`` while the block runs (after
+    the local manifest switch, before old files are collected); an exception in it fails the commit."""
+    key = Path(path).resolve()
+    _COMMIT_HOOKS[key] = hook
+    try:
+        yield
+    finally:
+        _COMMIT_HOOKS.pop(key, None)
+
+
 def tag_for(version: int) -> str:
     return f"v{version:06d}"
 
@@ -174,6 +190,9 @@ class IndexFolder:
         if previous is not None:
             write_json_atomic(self.path / PREVIOUS, previous)
         write_json_atomic(self.manifest_path, manifest)
+        hook = _COMMIT_HOOKS.get(self.path.resolve()) if _COMMIT_HOOKS else None
+        if hook is not None:
+            hook(manifest, previous)
         self.collect_garbage([m for m in (manifest, previous) if m is not None])
 
     def collect_garbage(self, keep: list[dict[str, Any]]) -> list[Path]:

@@ -281,6 +281,9 @@ def merge_component(comp: Any, ranges: Sequence[tuple[int, int]]) -> int:
     of one segment rewrites it (BM25 segments of the old uncompressed layout). Returns how many segments were written."""
     if not ranges:
         return 0
+    own = getattr(comp, "merge_ranges", None)  # a component wrapping another (passage BM25) merges itself
+    if own is not None:
+        return int(own(ranges))
     kind = getattr(comp, "kind", "")
     deleted = np.asarray(comp.deleted, dtype=np.int64)
     segs = list(comp.segments)

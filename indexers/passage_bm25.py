@@ -71,6 +71,34 @@ class PassageBM25Index:
         self._pending.append(name)
         self._flat = None
 
+    # -- merging (``latte optimize`` and the tiered policy) ------------------------------------------------------
+    @property
+    def segments(self) -> list[Any]:
+        return self.inner.segments
+
+    def merge_ranges(self, ranges: Any) -> int:
+        """Merge each range of adjacent segments into one (:func:`indexers.merge.merge_component` on the inner BM25
+        index: deleted passages' postings dropped, rows unchanged), with the row-to-passage maps concatenated."""
+        from indexers.merge import merge_component
+
+        before = list(self.inner.segments)
+        done = merge_component(self.inner, ranges)
+        old = {s.name for s in before}
+        for seg in self.inner.segments:
+            if seg.name in old:
+                continue
+            group = [s for s in before if seg.start <= s.start < seg.start + seg.n_docs]
+            self._maps[seg.name] = (
+                np.concatenate([np.asarray(self._maps[s.name][0]) for s in group]),
+                np.concatenate([np.asarray(self._maps[s.name][1]) for s in group]),
+            )
+            self._pending.append(seg.name)
+        live = {s.name for s in self.inner.segments}
+        self._maps = {k: v for k, v in self._maps.items() if k in live}
+        self._pending = [n for n in self._pending if n in live]
+        self._flat = None
+        return done
+
     def delete(self, docnos: np.ndarray) -> None:
         docnos = np.asarray(docnos, dtype=np.int64)
         rows = [s.start + np.flatnonzero(np.isin(self._maps[s.name][0], docnos)) for s in self.inner.segments]

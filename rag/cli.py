@@ -75,7 +75,8 @@ def _parse_filters(filters: list[str] | None) -> dict[str, Any] | None:
 @app.command()
 def ingest(
     paths: list[Path] = typer.Argument(..., help="files or folders (BEIR/MLDR JSONL(.gz), Parquet, txt/md, PDF)"),
-    index: Path = INDEX_OPT,
+    index: str = typer.Option(..., "--index", "-i", help="index folder, or s3://bucket/prefix (any fsspec URL; "
+                              "extra [s3]): commits are published there, replicas follow them"),
     fmt: str = typer.Option("auto", "--format", help="auto|beir|mldr|jsonl|parquet|text|pdf"),
     id_field: Optional[str] = typer.Option(None, help="id column/field (JSONL, Parquet)"),
     text_field: Optional[str] = typer.Option(None, help="text column/field"),
@@ -107,6 +108,12 @@ def ingest(
         None, envvar="LATTE_TENSOR_MODEL",
         help="token-vector model for the MaxSim tensors of a new index, e.g. colbert-ir/colbertv2.0, "
         "jinaai/jina-colbert-v2, lightonai/GTE-ModernColBERT-v1 or a local folder (searches then use it too)"),
+    ray: Optional[str] = typer.Option(
+        None, "--ray", help="run on a Ray cluster (extra [ray]): local (start one here), auto (the cluster `ray start` "
+        "runs here, or $RAY_ADDRESS), HOST:PORT or ray://HOST:10001; the index is the one a single process builds"),
+    ray_actors: Optional[int] = typer.Option(
+        None, "--ray-actors", min=1, help="encoder actors with --ray (default: one per GPU of the cluster, else one)"),
+    encode_batch: int = typer.Option(32, "--encode-batch", min=1, help="passages per encoder forward pass"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
 ) -> None:
     """Stream documents into an index folder (created when missing); re-running resumes and skips unchanged ones."""
@@ -133,6 +140,7 @@ def ingest(
         paths, index, settings=settings, load_options=opts, profile=profile, device=device, progress=not as_json,
         quantization=quantization, image_model=image_model, workers=workers,
         model_overrides={k: v for k, v in (("dense", dense_model), ("multivector", tensor_model)) if v},
+        ray_address=ray, ray_actors=ray_actors, encode_batch_size=encode_batch,
     )
     if as_json:
         _print_json(summary.to_dict())
@@ -157,7 +165,7 @@ def search(
     mode: str = typer.Option("auto", help=modes_help()),
     depth: int = typer.Option(1000, help="first-stage candidates per retriever"),
     fusion: str = typer.Option("rrf", help="rrf|weighted"),
-    rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank", help="MaxSim rerank (default: on where tensors exist)"),
+    rerank: Optional[bool] = typer.Option(None, "--rerank/--no-rerank", help="MaxSim rerank (default: on where tensors exist, except for --mode bm25, which then loads no model)"),
     rerank_depth: int = typer.Option(100, help="fused candidates reranked by MaxSim"),
     filters: Optional[list[str]] = typer.Option(None, "--filter", help="FIELD=VALUE or a JSON object; repeatable"),
     lang: Optional[str] = typer.Option(
@@ -326,7 +334,9 @@ def optimize(
 
 @app.command()
 def serve(
-    index: Optional[Path] = typer.Option(None, "--index", "-i", help="index folder (LATTE_INDEX)"),
+    index: Optional[str] = typer.Option(
+        None, "--index", "-i", help="index folder (LATTE_INDEX), or s3://bucket/prefix: a read replica that mirrors it "
+        "locally and follows its new versions (LATTE_INDEX_URL)"),
     host: Optional[str] = typer.Option(None, help="bind address (LATTE_HOST, default 127.0.0.1)"),
     port: Optional[int] = typer.Option(None, help="port (LATTE_PORT, default 8000)"),
     settings_file: Optional[Path] = typer.Option(None, "--settings", help="settings file: .env, .json or .toml"),
@@ -370,6 +380,8 @@ def eval_cmd(
     max_queries: Optional[int] = typer.Option(None, help="evaluate a sample of queries (figures then not comparable)"),
     rerank_depth: int = typer.Option(100, help="candidates reranked by MaxSim in +colbert pipelines"),
     quantization: str = typer.Option("binary", help="binary|float16 tensors for MaxSim"),
+    keep_float16: bool = typer.Option(
+        False, "--keep-float16", help="a new index also keeps float16 token values (benchmarks/tune_rerank.py)"),
     rerank_combine: str = typer.Option("weighted", help="replace|rrf|weighted: how MaxSim meets the first stage"),
     rerank_weight: float = typer.Option(0.65, help="MaxSim share for rrf/weighted combination"),
     depth: int = typer.Option(1000, help="first-stage depth per retriever"),
@@ -387,7 +399,7 @@ def eval_cmd(
         dataset=dataset, data_dir=data_dir, split=split, lang=lang,
         pipelines=[p.strip() for p in pipelines.split(",") if p.strip()],
         index=index, out_dir=out_dir, profile=profile, max_queries=max_queries, rerank_depth=rerank_depth,
-        quantization=quantization, depth=depth, device=device, progress=not as_json,
+        quantization=quantization, keep_float16=keep_float16, depth=depth, device=device, progress=not as_json,
         rerank_combine=rerank_combine, rerank_weight=rerank_weight, unit=unit, pages_as_documents=pages_as_documents,
     )
     if as_json:
@@ -402,7 +414,7 @@ def main() -> None:
 
     try:
         app()
-    except (UserError, IndexNotFound, IndexLocked, IndexFormatError, FileNotFoundError, ValueError) as e:
+    except (UserError, IndexNotFound, IndexLocked, IndexFormatError, FileNotFoundError, ValueError, ImportError) as e:
         console.print(f"[red]error:[/] {e}")
         sys.exit(2)
     except KeyboardInterrupt:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -29,6 +29,24 @@ from rag.units import PassageTable, aggregate, check_unit, decode, docnos_of, pa
 
 # passages fetched per wanted page at the page unit (a page holds a few passages; several may match)
 PAGE_FETCH = 4
+
+# retrievers that need no query encoder: a mode naming only these does not rerank unless asked (default_rerank)
+LEXICAL = frozenset({"bm25"})
+
+
+def default_rerank(mode: str, names: list[str], has_tensors: bool) -> bool:
+    """Whether MaxSim reranks when the caller did not say: where the index has tensors, except for a mode that
+    names lexical retrievers only (``bm25``), which then needs no model at all (a CLI search starts in about 1 s
+    instead of loading the query encoder for 5 s). ``auto`` and ``hybrid`` always rerank where they can.
+
+    >>> default_rerank("bm25", ["bm25"], True), default_rerank("auto", ["bm25"], True)
+    (False, True)
+    >>> default_rerank("bm25+dense", ["bm25", "dense"], True), default_rerank("dense", ["dense"], False)
+    (True, False)
+    """
+    if not has_tensors:
+        return False
+    return mode in ("auto", "hybrid") or not set(names) <= LEXICAL
 
 
 @dataclass
@@ -109,10 +127,13 @@ class Planner:
             )
         return names
 
-    def search(self, query: str, options: SearchOptions | None = None) -> SearchResult:
-        """Ranked hits with every retriever's rank and score, the rerank score and the best passage."""
+    def search(
+        self, query: str, options: SearchOptions | None = None, encoded: dict[str, Any] | None = None
+    ) -> SearchResult:
+        """Ranked hits with every retriever's rank and score, the rerank score and the best passage.
+        ``encoded``: the query already encoded (:meth:`encode_query`), e.g. by a batch; None encodes it here."""
         opt = options or SearchOptions()
-        r = self.rank(query, opt)
+        r = self.rank(query, opt, encoded)
         t = time.perf_counter()
         keys = r.docnos[: opt.k]
         basis, rel = self.relevance(query, r, keys, unit=opt.unit)
@@ -146,8 +167,9 @@ class Planner:
             return BM25, bm25_share(scores, terms, self._idf(terms), boost)
         return None, None
 
-    def rank(self, query: str, opt: SearchOptions) -> Ranked:
-        """Fused (and reranked) docnos best first, without building hit records (what evaluation needs)."""
+    def rank(self, query: str, opt: SearchOptions, encoded: dict[str, Any] | None = None) -> Ranked:
+        """Fused (and reranked) docnos best first, without building hit records (what evaluation needs).
+        ``encoded``: the query's encodings from :meth:`encode_query` (with the same mode and rerank), or None."""
         if not query or not query.strip():
             raise UserError("the query is empty")
         if opt.k < 1:
@@ -157,8 +179,10 @@ class Planner:
         check_unit(opt.unit)
         timings: dict[str, float] = {}
         names = self.resolve_mode(opt.mode)
+        if opt.rerank is None:
+            opt = replace(opt, rerank=default_rerank(opt.mode, names, self.snapshot.get("tensors") is not None))
         t = time.perf_counter()
-        encoded = self.encode_query(query, names, opt)
+        encoded = dict(encoded) if encoded is not None else self.encode_query(query, names, opt)
         timings["encode"] = _ms(t)
         allowed = allowed_mask(self.docs, opt.filters) if opt.filters else None
         rankings: dict[str, Ranking] = {}
@@ -262,27 +286,30 @@ class Planner:
         rerank_passages: dict[int, int],
         relevance: dict[int, float] | None = None,
     ) -> list[Hit]:
-        ranks = {
-            name: {int(d): (i + 1, float(s)) for i, (d, s) in enumerate(zip(r.docnos, r.scores))}
-            for name, r in rankings.items()
-        }
+        ranks = ranks_of(rankings, docnos)
         bm25 = self.snapshot.get("bm25")
-        q_terms = bm25.analyzer.tokens(query) if bm25 is not None else query.lower().split()
-        idf = self._idf(q_terms)
+        q_terms: list[str] | None = None
+        idf: dict[str, float] = {}
+        chosen: dict[int, int] = {}
+        for d in docnos.tolist():  # the rerank's passage, else the first ranking's that says which one matched
+            o = rerank_passages.get(d)
+            if o is None:
+                o = next((r.passages[d] for r in rankings.values() if r.passages and d in r.passages), None)
+            if o is not None:
+                chosen[d] = o
+        missing = [d for d in docnos.tolist() if d not in chosen]
+        if missing:
+            chosen.update(self._best_passages_bm25(query, missing))
         hits: list[Hit] = []
         for rank, (d, s) in enumerate(zip(docnos.tolist(), scores.tolist()), start=1):
-            row = self.docs.row(d)
-            passages = self.docs.passages(d, row["text"])
-            ordinal = rerank_passages.get(d)
-            if ordinal is None:
-                for r in rankings.values():
-                    if r.passages and d in r.passages:
-                        ordinal = r.passages[d]
-                        break
-            passage: Passage | None
-            if ordinal is not None and 0 <= ordinal < len(passages):
-                passage = passages[ordinal]
-            else:
+            row = self.docs.fields(d, ("id", "title", "metadata"))  # not the text: a PDF's can be megabytes
+            ordinal = chosen.get(d)
+            passage = self.docs.passage(d, ordinal) if ordinal is not None else None
+            if passage is None:  # no retriever said which passage: the lexically best one
+                if q_terms is None:
+                    q_terms = bm25.analyzer.tokens(query) if bm25 is not None else query.lower().split()
+                    idf = self._idf(q_terms)
+                passages = self.docs.passages(d)
                 analyze = (getattr(bm25.analyzer, "text_terms", bm25.analyzer.tokens) if bm25 is not None
                            else (lambda x: x.lower().split()))
                 passage = best_passage_lexical(q_terms, passages, analyze, idf)
@@ -315,10 +342,7 @@ class Planner:
     ) -> list[Hit]:
         """Hits for passage or page keys: the passage (or the page: its span and text, with its best passage's
         ordinal), its document, and each retriever's rank of that unit."""
-        ranks = {
-            name: {int(d): (i + 1, float(s)) for i, (d, s) in enumerate(zip(r.docnos, r.scores))}
-            for name, r in rankings.items()
-        }
+        ranks = ranks_of(rankings, keys)
         hits: list[Hit] = []
         for k, s in zip(keys.tolist(), scores.tolist()):
             docno, ordinal, page = decode(k)
@@ -358,6 +382,25 @@ class Planner:
             )
         return hits
 
+    def _best_passages_bm25(self, query: str, docnos: list[int]) -> dict[int, int]:
+        """Each document's best passage by passage-level BM25, for hits no retriever gave a passage for (a BM25-only
+        search): one search of the passage index restricted to these documents. Empty without that index."""
+        bm25 = self.retrievers.get("bm25")
+        passages = getattr(bm25, "passages", None)
+        if passages is None or not docnos:
+            return {}
+        allowed = np.zeros(max(docnos) + 1, dtype=bool)
+        allowed[docnos] = True
+        wanted, best = set(docnos), dict[int, int]()
+        n = 16 * len(docnos)
+        while True:
+            d, o, _ = passages.search_passages(query, n, allowed=allowed)
+            for doc, ordinal in zip(d.tolist(), o.tolist()):
+                best.setdefault(doc, ordinal)
+            if len(d) < n or wanted <= best.keys() or n >= 4096 * len(docnos):
+                return best
+            n *= 4
+
     def _idf(self, terms: list[str]) -> dict[str, float]:
         bm25 = self.snapshot.get("bm25")
         if bm25 is None:
@@ -369,6 +412,30 @@ class Planner:
             df = bm25.doc_freq(ids[0]) if ids else 0  # counted, never decoded (postings are compressed)
             out[t] = float(np.log1p((n - df + 0.5) / (df + 0.5)))
         return out
+
+
+def ranks_of(rankings: dict[str, Ranking], keys: np.ndarray) -> dict[str, dict[int, tuple[int, float]]]:
+    """Each retriever's (1-based rank, score) of each of ``keys`` it ranked: looked up for the k hits only, not
+    tabled for its whole ranking (1,000 candidates each at the default depth).
+
+    >>> r = Ranking(np.array([7, 3, 9]), np.array([0.9, 0.5, 0.1]))
+    >>> ranks_of({"bm25": r}, np.array([9, 4, 7]))
+    {'bm25': {9: (3, 0.1), 7: (1, 0.9)}}
+    """
+    keys = np.asarray(keys, dtype=np.int64)
+    out: dict[str, dict[int, tuple[int, float]]] = {}
+    for name, r in rankings.items():
+        ids = np.asarray(r.docnos, dtype=np.int64)
+        if len(ids) == 0 or len(keys) == 0:
+            out[name] = {}
+            continue
+        order = np.argsort(ids, kind="stable")
+        pos = np.minimum(np.searchsorted(ids[order], keys), len(ids) - 1)
+        at = order[pos]
+        found = ids[at] == keys
+        scores = np.asarray(r.scores)
+        out[name] = {k: (i + 1, float(scores[i])) for k, i, f in zip(keys.tolist(), at.tolist(), found.tolist()) if f}
+    return out
 
 
 def _ms(t0: float) -> float:

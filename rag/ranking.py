@@ -20,7 +20,7 @@ class SearchOptions:
     fusion: str = "rrf"  # rrf | weighted
     rrf_k: float = 60.0
     weights: dict[str, float] | None = None
-    rerank: bool | None = None  # None: on where tensors exist
+    rerank: bool | None = None  # None: see rag.planner.default_rerank (on where tensors exist, unless the mode is lexical only)
     rerank_depth: int = 100
     # how MaxSim meets the first stage: replace | rrf (of the two ranks) | weighted (min-max sum). The default was
     # tuned on SciFact *train* (809 queries): weighted with a 0.65 MaxSim share beat replace by 1.1 nDCG@10 points

@@ -7,11 +7,13 @@ with, and querying it loads the same ones (or refuses a mismatch with a clear me
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from core.errors import UserError
 from indexers.folder import IndexFolder, Snapshot
+from rag.passage_encoding import encode_pages, make_encode  # noqa: F401 (re-exported)
 from rag.planner import Planner
 
 if TYPE_CHECKING:  # the ingest pipeline is imported where it runs: a search does not need it
@@ -123,54 +125,6 @@ def new_components(profile: str, encoders: dict[str, Any], quantization: str = "
     return comps
 
 
-def make_encode(encoders: dict[str, Any], batch_size: int = 32, dpi: int = 96) -> Callable[[list[Any]], dict[str, Any]] | None:
-    """One forward pass per distinct encoder over a batch of documents' passages.
-
-    Text encoders see each passage prefixed by its document's title (a passage alone often lacks the subject its
-    title names); a page-image encoder (one with ``encode_images``) sees the rendered PDF page of each passage (a
-    passage that is not a PDF page gets an empty token matrix: it is reranked by nothing).
-    """
-    if not encoders:
-        return None
-    groups: dict[int, tuple[Any, list[str]]] = {}
-    for rep, enc in encoders.items():
-        groups.setdefault(id(enc), (enc, []))[1].append(rep)
-
-    def encode(items: list[Any]) -> dict[str, Any]:
-        texts = [f"{it.doc.title}\n{p.text}" if it.doc.title else p.text for it in items for p in it.passages]
-        out: dict[str, Any] = {}
-        for enc, reps in groups.values():
-            if hasattr(enc, "encode_images"):
-                out["multivector"] = encode_pages(enc, items, dpi=dpi)
-                continue
-            e = enc.encode(texts, kind="document", want=tuple(reps), batch_size=batch_size)
-            for rep in reps:
-                out[rep] = getattr(e, rep)
-        return out
-
-    return encode
-
-
-def encode_pages(enc: Any, items: list[Any], *, dpi: int = 96) -> list[Any]:
-    """Token matrices of every passage's PDF page image, in passage order."""
-    import numpy as np
-
-    from rag.pdf_render import render_pages
-
-    dim = enc.info.multivector_dim
-    out: list[Any] = []
-    for it in items:
-        pages = [p.page for p in it.passages]
-        src = it.doc.source
-        if src.lower().endswith(".pdf") and all(pages) and Path(src).is_file():
-            images = {pi.page: pi.image for pi in render_pages(src, dpi=dpi, pages=sorted(set(pages)))}
-            mats = enc.encode_images([images[p] for p in pages])
-            out.extend(mats)
-        else:
-            out.extend(np.zeros((0, dim), np.float32) for _ in pages)
-    return out
-
-
 def models_record(encoders: dict[str, Any]) -> dict[str, Any]:
     from dataclasses import asdict
 
@@ -191,9 +145,26 @@ def ingest_paths(
     image_model: str | None = None,
     workers: int = 1,
     model_overrides: dict[str, str] | None = None,
+    ray_address: str | None = None,
+    ray_actors: int | None = None,
+    encode_batch_size: int = 32,
 ) -> IngestSummary:
+    """Ingest ``paths`` into ``index`` with the profile's encoders. ``ray_address`` (``local``, ``auto``,
+    ``host:port``) runs the pipeline on a Ray cluster instead (``rag.distributed``): ``ray_actors`` encoder actors
+    load the same encoders where they run; ``encode_batch_size`` is the encoder's forward-pass batch."""
+    from indexers.storage import is_url
     from rag.ingest import IngestSettings, ingest
 
+    if is_url(index):  # object storage: ingest into a local staging mirror that publishes each commit
+        from indexers.storage import RemoteIndex
+
+        with RemoteIndex(str(index)).staging() as local:
+            return ingest_paths(
+                paths, local, settings=settings, load_options=load_options, profile=profile, device=device,
+                quantization=quantization, progress=progress, encoders=encoders, image_model=image_model,
+                workers=workers, model_overrides=model_overrides, ray_address=ray_address, ray_actors=ray_actors,
+                encode_batch_size=encode_batch_size,
+            )
     folder = IndexFolder(index)
     if folder.exists():
         m = folder.read_manifest()
@@ -216,13 +187,29 @@ def ingest_paths(
         if profile in IMAGE_PROFILES:
             settings = (settings or IngestSettings()).model_copy(update={"page_passages": True})
     cb = _progress_callback() if progress else None
+    if ray_address is not None:
+        from rag.distributed import ingest_ray
+
+        recorded_models = folder.read_manifest().get("models") if folder.exists() else None
+        factory = partial(load_encoders, profile, device=device, models=recorded_models, image_model=image_model,
+                          model_overrides=model_overrides) if encoders else None
+        try:
+            return ingest_ray(
+                paths, index, address=ray_address, settings=settings, load_options=load_options,
+                encoder_factory=factory, components=components, models=models_record(encoders),
+                progress=cb[0] if cb else None, profile=profile, actors=ray_actors,
+                encode_batch_size=encode_batch_size,
+            )
+        finally:
+            if cb:
+                cb[1]()
     try:
         summary = ingest(
             paths,
             index,
             settings=settings,
             load_options=load_options,
-            encode=make_encode(encoders),
+            encode=make_encode(encoders, batch_size=encode_batch_size),
             components=components,
             models=models_record(encoders),
             progress=cb[0] if cb else None,

@@ -9,12 +9,20 @@ if [ ! -x .venv/bin/python ]; then
   "$py" -m venv .venv
 fi
 . .venv/bin/activate
-python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
+# pip, quiet, without its "WARNING: Location" lines, failing when pip fails (a half-installed environment would
+# otherwise surface later as confusing import errors in the tests)
+pip_q() {
+  if ! python -m pip install -q "$@" 2>&1 | { grep -v "^WARNING: Location" || true; }; then
+    echo "setup failed: 'pip install $*' did not complete; see the pip output above" >&2
+    return 1
+  fi
+}
+pip_q --upgrade pip || true  # an old pip still installs
 if ! python -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('2.13.0') else 1)" 2>/dev/null; then
-  python -m pip install -q "torch==2.13.0" 2>&1 | grep -v "^WARNING: Location" || true
+  pip_q "torch==2.13.0"
 fi
 spec="."
 [ -n "$extras" ] && spec=".[${extras}]"
-python -m pip install -q -c constraints.txt -e "$spec" 2>&1 | grep -v "^WARNING: Location" || true
+pip_q -c constraints.txt -e "$spec"
 python -c "import torch, rag; assert torch.__version__.startswith('2.13.0'), torch.__version__" \
   || { echo "setup failed: torch 2.13.0 or latte did not install; see the pip output above" >&2; exit 1; }

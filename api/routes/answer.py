@@ -8,6 +8,7 @@ Errors before the stream starts (limits, a mode the index lacks) are ordinary JS
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -60,9 +61,18 @@ def add_answer_urls(data: dict[str, Any], root_path: str) -> None:
 async def _stream(events: Iterator[Any], version: int, request_id: str, root_path: str = "") -> AsyncIterator[str]:
     """Each answer event as an SSE frame; the blocking iterator is advanced in the threadpool."""
     it = iter(events)
+    # one step or the close at a time: a client that leaves cancels the awaiting coroutine, not the worker thread
+    # running the step, and a generator cannot be closed while it runs; the close then waits for that step instead
+    # of failing ("generator already executing") and leaving the generation, and the model's lock, held for good
+    step_lock = threading.Lock()
+
+    def step() -> Any:
+        with step_lock:
+            return next(it, None)
+
     try:
         while True:
-            ev = await run_in_threadpool(next, it, None)
+            ev = await run_in_threadpool(step)
             if ev is None:
                 return
             if ev.type == "done":
@@ -85,11 +95,13 @@ async def _stream(events: Iterator[Any], version: int, request_id: str, root_pat
         # ends the model's generation and releases it for the next request
         close = getattr(it, "close", None)
         if close is not None:
+
+            def close_after_step() -> None:
+                with step_lock:
+                    close()
+
             with anyio.CancelScope(shield=True):
-                try:
-                    await run_in_threadpool(close)
-                except ValueError:  # still running in a worker thread: it is closed when that step returns
-                    pass
+                await run_in_threadpool(close_after_step)
 
 
 @router.post(

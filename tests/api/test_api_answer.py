@@ -137,3 +137,52 @@ def test_client_leaving_a_stream_frees_the_model(bm25_index, tiny_gguf):
         waited = time.perf_counter() - t0
     assert r.status_code == 200
     assert waited < t_300, f"the next answer waited {waited:.1f} s (300 tokens take {t_300:.1f} s)"
+
+
+def test_a_stream_left_while_a_step_runs_is_closed_when_that_step_returns():
+    """The race behind a stuck model: the client leaves while the next token is being generated in a worker
+    thread. The generator cannot be closed while that step runs; the stream must close it once the step returns
+    (before, the close failed with "generator already executing" and the generation kept the model's lock)."""
+    import asyncio
+    import threading
+
+    from api.routes.answer import _stream
+
+    in_step, release, closed = threading.Event(), threading.Event(), threading.Event()
+
+    class Event:
+        def __init__(self, kind):
+            self.type, self.data = kind, {}
+
+        def to_sse(self):
+            return f"event: {self.type}\ndata: {{}}\n\n"
+
+    def events():
+        try:
+            yield Event("token")
+            in_step.set()
+            release.wait(60)  # the model working on the next token
+            yield Event("token")
+            yield Event("done")
+        finally:
+            closed.set()  # GeneratorExit: where the real generator releases the model
+
+    gen = events()  # kept referenced: garbage collection must not be what closes it
+
+    async def client_leaves_mid_step():
+        stream = _stream(gen, 1, "test")
+        assert (await stream.__anext__()).startswith("event: token")
+        pending = asyncio.ensure_future(stream.__anext__())
+        await asyncio.get_running_loop().run_in_executor(None, in_step.wait, 60)
+        pending.cancel()  # the client went away; the worker thread is still in the step
+        # let the stream try to close the generator while the step still runs (the fixed stream waits for the step
+        # here, so this passes whatever the timing; the old one failed its close at once and gave up)
+        await asyncio.wait({pending}, timeout=0.5)
+        release.set()
+        try:
+            await pending
+        except (asyncio.CancelledError, StopAsyncIteration):
+            pass
+
+    asyncio.run(client_leaves_mid_step())
+    assert closed.is_set()

@@ -51,7 +51,8 @@ def test_every_latte_variable_in_the_deployment_files_is_a_setting():
 
 def test_compose_services_ports_volumes_and_wiring(compose):
     services = compose["services"]
-    assert set(services) == {"api", "llm", "llm-gpu"}
+    assert {"api", "llm", "llm-gpu"} <= set(services)
+    assert all(svc.get("profiles") == ["cluster"] for name, svc in services.items() if name not in ("api", "llm", "llm-gpu"))
     api = services["api"]
     env = {k: resolve(v) for k, v in api["environment"].items()}
     # the settings class accepts the environment as compose gives it
@@ -87,6 +88,35 @@ def test_compose_gpu_profile(compose):
     assert "profiles" not in compose["services"]["llm"]  # the CPU server starts by default
 
 
+def test_compose_cluster_profile(compose):
+    """Profile "cluster": 2 API read replicas of one index on object storage behind one nginx entry point, a Ray
+    head (and workers) for `latte ingest --ray`, MinIO with the bucket the replicas read."""
+    from api.settings import Settings
+
+    services = compose["services"]
+    replicas = [n for n in services if n.startswith("api-replica-")]
+    assert len(replicas) == 2
+    urls = set()
+    for name in replicas:
+        env = {k: resolve(v) for k, v in services[name]["environment"].items()}
+        settings = Settings(**{k[len("LATTE_"):].lower(): v for k, v in env.items() if k.startswith("LATTE_") and v != ""})
+        assert settings.index_url and settings.host == "0.0.0.0" and settings.port == 8000
+        assert env["AWS_ENDPOINT_URL"] == "http://minio:9000" and Path(settings.index).is_relative_to("/data")
+        urls.add(settings.index_url)
+    assert len(urls) == 1  # both follow one index
+    bucket = urlparse(urls.pop()).hostname
+    assert f"s3/{bucket}" in " ".join(services["minio-bucket"]["entrypoint"])
+    conf = (ROOT / "docker" / "nginx-cluster.conf").read_text()
+    assert all(f"server {name}:8000" in conf for name in replicas)
+    gateway = services["gateway"]
+    assert resolve(gateway["ports"][0]).rsplit(":", 1)[1] == "8080" and "listen 8080;" in conf
+    assert any("nginx-cluster.conf" in v for v in gateway["volumes"])
+    head, worker = services["ray-head"], services["ray-worker"]
+    assert head["entrypoint"][:3] == ["ray", "start", "--head"] and "6379" in head["entrypoint"]
+    assert "ray-head:6379" in worker["entrypoint"]
+    assert resolve(head["build"]["args"]["EXTRAS"]) == "ray,s3"
+
+
 def test_compose_config_with_the_docker_client():
     """``docker compose config`` (or the v1 ``docker-compose``) validates the file; no engine is needed."""
     candidates = []
@@ -101,6 +131,10 @@ def test_compose_config_with_the_docker_client():
         out = subprocess.run([*cmd, "-f", str(COMPOSE), "config"], capture_output=True, text=True, timeout=120, cwd=ROOT)
         assert out.returncode == 0, out.stderr
         assert "http://llm:8080/v1" in out.stdout and "latte-index" in out.stdout
+        cluster = subprocess.run([*cmd, "-f", str(COMPOSE), "--profile", "cluster", "config"], capture_output=True,
+                                 text=True, timeout=120, cwd=ROOT)
+        assert cluster.returncode == 0, cluster.stderr
+        assert "api-replica-2" in cluster.stdout and "s3://latte/index" in cluster.stdout
         return
     pytest.skip("no docker compose client here (docker compose plugin or docker-compose); the YAML checks still ran")
 

@@ -100,6 +100,21 @@ def test_planner_ranks_passages_with_passage_bm25(index):
     assert {(h.doc_id, h.passage.ordinal) for h in res.hits[:2]} == {("a", 2), ("b", 0)}
 
 
+def test_a_bm25_document_hit_shows_its_best_passage_by_passage_bm25(index):
+    """At the document unit, a BM25-only search has no retriever saying which passage matched: each hit shows the
+    passage that passage-level BM25 ranks first among its document's passages."""
+    snap = Snapshot.open(index)
+    res = Planner(snap).search("cat mat revenue", SearchOptions(k=3, mode="bm25"))
+    assert {h.doc_id for h in res.hits} == {"a", "b", "c"}
+    d, o, _ = snap["bm25_passages"].search_passages("cat mat revenue", 100)
+    ids = snap["docs"].ids_by_docno()
+    first: dict[str, int] = {}
+    for doc, ordinal in zip(d.tolist(), o.tolist()):
+        first.setdefault(ids[doc], ordinal)
+    assert {h.doc_id: h.passage.ordinal for h in res.hits} == first
+    assert all(h.passage.text == TEXTS[h.doc_id][h.passage.ordinal] for h in res.hits)
+
+
 def test_index_without_passage_bm25_still_ranks_passages(tmp_path):
     """An index as written before passage BM25 existed (docs + bm25 only) opens, and the passage unit falls back
     to document BM25 with each document's lexically best passage."""
@@ -137,3 +152,28 @@ def test_passages_are_analyzed_in_their_documents_language(tmp_path):
     assert sorted(an.languages) == ["en"]
     docnos, ordinals, scores = comps["bm25_passages"].search_passages("mercado financiero", 2)
     assert ordinals.tolist() == [1] and scores[0] > 0  # the passage's words are indexed (its text was empty)
+
+
+def test_optimize_merges_passage_segments_and_answers_the_same(tmp_path):
+    """``IndexWriter.merge`` (``latte optimize``, the tiered policy) merges passage-BM25 segments as it merges
+    document BM25: one segment after, deleted documents' passages still out, every passage hit and score equal."""
+    comps = {"docs": DocStore(), "bm25": BM25Index(), "bm25_passages": PassageBM25Index()}
+    items = _items()
+    with IndexWriter(tmp_path / "idx", components=comps, auto_merge=False) as w:
+        for it in items:  # one commit, one segment per document
+            w.add([it], num_perm=4)
+            w.commit()
+        w.delete_ids(["b"])
+        w.commit()
+
+    def answers():
+        snap = Snapshot.open(tmp_path / "idx")
+        d, o, s = snap["bm25_passages"].search_passages("cat revenue mat red", 100)
+        return len(snap["bm25_passages"].segments), list(zip(d.tolist(), o.tolist(), s.round(5).tolist()))
+
+    n_before, before = answers()
+    assert n_before == 3 and before and 1 not in {d for d, _, _ in before}
+    with IndexWriter(tmp_path / "idx", auto_merge=False) as w:
+        assert w.merge(max_segments=1) > 0
+    n_after, after = answers()
+    assert n_after == 1 and after == before  # (reopened: the merged segment's row maps were written)

