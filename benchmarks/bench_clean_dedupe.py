@@ -8,6 +8,10 @@ the words changed, which must stay), all placed after their source. Paths, in th
 - ours: ``normalize_text`` + ``check_quality`` + ``Deduper.check``/``add`` per document, one process;
 - ours, workers: ``rag.prepare.prepare_stream`` (``normalize_text`` + ``check_quality`` + fingerprints) in a
   process pool, then ``Deduper.match``/``add`` in order in the main process (only with ``--workers`` >= 2);
+- ingest's path: ``rag.ingest.prepare_document`` (what ``latte ingest`` runs per document: clean text and title,
+  quality rules, exact key + MinHash of title and text; passages not split) then ``Deduper.match``/``add`` in
+  order, in one process and, with ``--workers`` >= 2, in chunks of ``rag.ingest.PARALLEL_CHUNK`` in a process
+  pool through ``rag.prepare.ordered_map`` as ingest does;
 - baseline: ``ftfy.fix_text`` + NFKC + datasketch ``MinHash`` (128 permutations, word 5-grams) +
   ``MinHashLSH(threshold=0.8)``, a candidate counting as duplicate when its estimated Jaccard >= 0.8.
 
@@ -40,8 +44,8 @@ from rag.dedupe import Deduper, MinHasher
 from rag.prepare import prepare_stream, prepare_texts
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-SYLLABLES = "ka lo mi ne ru sa te vi po da re li mo nu ta be ci fo gu ha ja ke la me ni pa qu ro si tu".split()
-ACCENTED = "caf\u00e9 na\u00efve Z\u00fcrich se\u00f1or S\u00f8ren r\u00e9sum\u00e9 M\u00fcller \u00e9t\u00e9".split()
+SYLLABLES = ["ka", "lo", "mi", "ne", "ru", "sa", "te", "vi", "po", "da", "re", "li", "mo", "nu", "ta", "be", "ci", "fo", "gu", "ha", "ja", "ke", "la", "me", "ni", "pa", "qu", "ro", "si", "tu"]
+ACCENTED = ["café", "naïve", "Zürich", "señor", "Søren", "résumé", "Müller", "été"]
 FANCY = ["\u2014", "\u201cquoted\u201d", "it\u2019s", "\u2013", "\u00b0C", "\u00b5m"]
 MOJIBAKE = ["caf\u00c3\u00a9", "don\u00e2\u20ac\u2122t", "\u00e2\u20ac\u201cdash"]
 
@@ -176,6 +180,52 @@ def run_ours_workers(docs: list[str], rules: QualityRules, workers: int) -> tupl
         elapsed = time.perf_counter() - t_start
         cpu = time.process_time() - cpu_start
     children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers are reaped once the pool shuts down
+    cpu += (children.ru_utime + children.ru_stime) - (children_before.ru_utime + children_before.ru_stime)
+    return elapsed, cpu, decisions
+
+
+def _ingest_prepare_chunk(docs: list, settings, hasher) -> list:  # type: ignore[type-arg]
+    from rag.ingest import prepare_document
+
+    return [prepare_document(d, settings, hasher, False) for d in docs]
+
+
+def run_ingest_path(docs: list[str], rules: QualityRules, workers: int) -> tuple[float, float, list[bool]]:
+    """(wall seconds, CPU seconds incl. workers, duplicate decisions) of ingest's own preparation code."""
+    from functools import partial
+
+    from rag.ingest import PARALLEL_CHUNK, IngestSettings
+    from rag.prepare import ordered_map
+    from rag.records import Document
+
+    settings = IngestSettings(quality=rules)
+    dd = Deduper()
+    records = [Document(str(i), text) for i, text in enumerate(docs)]
+    chunks = [records[i : i + PARALLEL_CHUNK] for i in range(0, len(records), PARALLEL_CHUNK)]
+    decisions: list[bool] = []
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    pool = ProcessPoolExecutor(max_workers=workers) if workers >= 2 else None
+    try:
+        if pool is not None:  # start the workers and load their kernels before the clock
+            list(pool.map(_ingest_prepare_chunk, [records[:2]] * workers, [settings] * workers, [dd.hasher] * workers))
+        _ingest_prepare_chunk(records[:2], settings, dd.hasher)
+        cpu_start = time.process_time()
+        t_start = time.perf_counter()
+        tasks = ((None, partial(_ingest_prepare_chunk, c, settings, dd.hasher)) for c in chunks)
+        for _, prepared in ordered_map(tasks, executor=pool, in_flight=2 * max(workers, 1) + 2):
+            for p in prepared:
+                if p.verdict is not None:
+                    raise RuntimeError(f"generated document {p.doc.id} dropped by {p.verdict}")
+                res = dd.match(p.exact_key, p.signature)
+                if res.kind is None:
+                    dd.add(p.doc.id, p.exact_key, p.signature)
+                decisions.append(res.kind is not None)
+        elapsed = time.perf_counter() - t_start
+        cpu = time.process_time() - cpu_start
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu += (children.ru_utime + children.ru_stime) - (children_before.ru_utime + children_before.ru_stime)
     return elapsed, cpu, decisions
 
@@ -362,6 +412,16 @@ def main(argv: list[str] | None = None) -> int:
             "docs_per_cpu_s": n / cpu_par,
             "same_decisions_as_single_process": ours_par == ours,
         }
+    for w in sorted({1, args.workers}):
+        t_ing, cpu_ing, ours_ing = run_ingest_path(docs, rules, w)
+        result[f"ingest_path_{w}"] = {
+            "workers": w,
+            "seconds": t_ing,
+            "docs_per_s": n / t_ing,
+            "cpu_seconds": cpu_ing,
+            "docs_per_cpu_s": n / cpu_ing,
+            "same_decisions_as_ours": ours_ing == ours,
+        }
     if not args.skip_baseline:
         t_base, cpu_base, base = run_baseline(docs)
         result["baseline"] = {
@@ -402,6 +462,9 @@ def print_table(r: dict) -> None:  # type: ignore[type-arg]
     rows = [("ours (1 process)", r["ours"])]
     if "ours_workers" in r:
         rows.append((f"ours ({r['ours_workers']['workers']} worker processes)", r["ours_workers"]))
+    for key in sorted(k for k in r if k.startswith("ingest_path_")):
+        w = r[key]["workers"]
+        rows.append((f"ingest's path ({w} process{'es' if w > 1 else ''})", r[key]))
     if base:
         rows.append(("baseline ftfy+NFKC+datasketch", base))
     for name, row in rows:
@@ -415,6 +478,8 @@ def print_table(r: dict) -> None:  # type: ignore[type-arg]
     if "ours_workers" in r:
         same = r["ours_workers"]["same_decisions_as_single_process"]
         print(f"workers path makes the same decisions as one process: {same}")
+    for key in sorted(k for k in r if k.startswith("ingest_path_")):
+        print(f"{key}: same decisions as ours (1 process): {r[key]['same_decisions_as_ours']}")
     if "planted_decisions" in r:
         print(f"{'planted':<10}{'count':>7}{'ours flagged':>14}{'baseline flagged':>18}{'agree':>7}")
         for kind, row in r["planted_decisions"].items():
