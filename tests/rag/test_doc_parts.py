@@ -35,7 +35,7 @@ def test_cut_points_prefer_paragraphs_and_fall_back_to_a_hard_cut():
 
 
 @pytest.mark.parametrize("name", ["rag.doc_parts", "rag.relevance", "rag.loaders.binary", "rag.loaders.pdf",
-                                  "rag.records", "indexers.tensors", "indexers.dense"])
+                                  "core.records", "indexers.tensors", "indexers.dense"])
 def test_module_doctests(name: str) -> None:
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
