@@ -17,18 +17,20 @@ Scoring functions are the textbook ones:
 from __future__ import annotations
 
 import uuid
-from collections import Counter
+from collections import Counter, abc
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
 
+from core.records import lexical_text
 from indexers.analyzer import Analyzer
 from indexers.analyzers import MultilingualAnalyzer, analyzer_from_dict
 from indexers.arrays import fit_mask, load_npy, read_arrow, save_npy, write_arrow
+from indexers.component import Batch, StoredDoc
 from indexers.postings import PostingBlocks, compress
 
 
@@ -188,7 +190,7 @@ def build_segment(name: str, start: int, docs: Sequence[tuple[np.ndarray, np.nda
 class BM25Index:
     """Lucene-style BM25 with incremental add/delete; search returns ``(docnos, scores)`` best first."""
 
-    kind = "bm25"
+    kind: ClassVar[str] = "bm25"
 
     def __init__(self, params: BM25Params | None = None, analyzer: Analyzer | MultilingualAnalyzer | None = None) -> None:
         self.params = params or BM25Params()
@@ -203,6 +205,12 @@ class BM25Index:
         self._raw2id: dict[str, int] = {}
 
     # -- writing -----------------------------------------------------------------------------------------------
+    def add_batch(self, batch: Batch) -> None:
+        """The batch's documents (their lexical text: title and body) as one new segment; a document's raw token
+        counts come from the worker that made them, or its given language, or the analyzer (see ``_RawCounts``)."""
+        texts = [lexical_text(it.doc) for it in batch.items]
+        self.add(batch.docnos, texts, raw_counts=_RawCounts(self.analyzer, texts, batch.items))
+
     def add(
         self, docnos: np.ndarray, texts: Sequence[str], raw_counts: Sequence[Mapping[str, int] | None] | None = None
     ) -> None:
@@ -441,6 +449,24 @@ class BM25Index:
     def files_of(state: dict) -> set[str]:
         """Names (relative to the index's folder) that ``state`` needs; everything else is garbage."""
         return {s["name"] for s in state["segments"]} | {state["vocab"], state["deleted"]}
+
+
+class _RawCounts(abc.Sequence):
+    """BM25's raw token counts per document, made when BM25 reads them: a worker's counts, or the counts in the
+    language the document was given (metadata or ``--lang``), or None (BM25 analyzes the text, detecting its
+    language). Made one at a time, so a batch never holds every document's counts at once."""
+
+    def __init__(self, analyzer: Any, texts: list[str], items: list[StoredDoc]) -> None:
+        self.analyzer, self.texts, self.items = analyzer, texts, items
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int) -> dict[str, int] | None:  # type: ignore[override]
+        item = self.items[i]
+        if item.raw_counts is not None or item.lang is None:
+            return item.raw_counts
+        return Counter(self.analyzer.raw_tokens(self.texts[i], item.lang))
 
 
 def top_k(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

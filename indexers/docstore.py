@@ -13,13 +13,14 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
 
 from core.records import Document, PageSpan, Passage, lexical_text
 from indexers.arrays import load_npy, read_arrow, save_npy, write_arrow
+from indexers.component import Batch, StoredDoc
 
 DOC_SCHEMA = pa.schema(
     [
@@ -43,19 +44,6 @@ PASSAGE_SCHEMA = pa.schema(
         ("page", pa.int32()),
     ]
 )
-
-
-@dataclass
-class StoredDoc:
-    """What the writer hands the store for one kept document."""
-
-    doc: Document
-    content_hash: bytes
-    exact_key: bytes
-    signature: np.ndarray  # MinHash, [num_perm]
-    passages: list[Passage]
-    raw_counts: dict[str, int] | None = None  # BM25 raw token counts of the lexical text, when a worker made them
-    lang: str | None = None  # the language BM25 analyzes it in (metadata or --lang); None: the analyzer detects it
 
 
 @dataclass
@@ -137,7 +125,7 @@ def build_doc_segment(start: int, items: Sequence[StoredDoc], num_perm: int) -> 
 
 
 class DocStore:
-    kind = "docs"
+    kind: ClassVar[str] = "docs"
 
     def __init__(self) -> None:
         self.segments: list[DocSegment] = []
@@ -147,6 +135,10 @@ class DocStore:
         self._deleted_set: set[int] | None = None
 
     # -- writing -----------------------------------------------------------------------------------------------
+    def add_batch(self, batch: Batch) -> None:
+        """The batch's documents as one new segment (the component contract, ``indexers.component``)."""
+        self.add(batch.start, batch.items, batch.num_perm)
+
     def add(self, start: int, items: Sequence[StoredDoc], num_perm: int) -> DocSegment:
         if start < self.next_docno:
             raise ValueError(f"docno {start} already used (next free is {self.next_docno})")

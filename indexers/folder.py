@@ -23,9 +23,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from indexers.arrays import write_json_atomic
+from indexers.component import Component
 
 FORMAT = "latte-index"
 FORMAT_VERSION = 1
@@ -45,61 +46,69 @@ class IndexFormatError(RuntimeError):
     pass
 
 
-class ComponentClass(Protocol):
-    """What the manifest's table of component kinds needs of a component class (its classmethod ``load`` and
-    staticmethod ``files_of``): open a saved state, and name the files that state uses."""
+#: the table of component kinds: kind -> a function importing its class lazily (importing faiss or numba is slow)
+_LOADERS: dict[str, Callable[[], type[Component]]] = {}
 
-    def load(self, folder: Path, state: dict, mmap: bool = True) -> Any: ...
+def register_component(kind: str, loader: Callable[[], type[Component]]) -> None:
+    """Register a component kind (the table every reader of kinds uses); ``loader`` imports its class lazily.
 
-    def files_of(self, state: dict) -> set[str]: ...
-
-
-_LOADERS: dict[str, Callable[[], ComponentClass]] = {}
-
-
-def register_component(kind: str, loader: Callable[[], ComponentClass]) -> None:
-    """Register a component class by kind; ``loader`` imports it lazily."""
+    The class satisfies :class:`indexers.component.Component`; its constructor makes a new, empty component
+    (:func:`create_component`), the writer adds batches to it, saves it at commit, and ``Snapshot.open`` loads it."""
     _LOADERS[kind] = loader
 
 
-def component_class(kind: str) -> ComponentClass:
+def registered_kinds() -> list[str]:
+    """Every registered component kind, in registration order."""
+    return list(_LOADERS)
+
+
+def component_class(kind: str) -> type[Component]:
     try:
         return _LOADERS[kind]()
     except KeyError:
         raise IndexFormatError(f"unknown index component {kind!r}; this latte knows {sorted(_LOADERS)}") from None
 
 
-def _docs() -> ComponentClass:
+def create_component(kind: str, **params: Any) -> Component:
+    """A new, empty component of a registered kind: its class called with ``params`` (e.g. ``dim`` for ``dense``).
+
+    >>> create_component("docs").kind
+    'docs'
+    """
+    return component_class(kind)(**params)
+
+
+def _docs() -> type[Component]:
     from indexers.docstore import DocStore
 
     return DocStore
 
 
-def _bm25() -> ComponentClass:
+def _bm25() -> type[Component]:
     from indexers.bm25 import BM25Index
 
     return BM25Index
 
 
-def _bm25_passages() -> ComponentClass:
+def _bm25_passages() -> type[Component]:
     from indexers.passage_bm25 import PassageBM25Index
 
     return PassageBM25Index
 
 
-def _dense() -> ComponentClass:
+def _dense() -> type[Component]:
     from indexers.dense import DenseIndex
 
     return DenseIndex
 
 
-def _sparse() -> ComponentClass:
+def _sparse() -> type[Component]:
     from indexers.sparse import SparseIndex
 
     return SparseIndex
 
 
-def _tensors() -> ComponentClass:
+def _tensors() -> type[Component]:
     from indexers.tensors import TensorIndex
 
     return TensorIndex

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -28,7 +28,7 @@ _LANG_SAMPLE = 2000  # characters of a document its language is detected on (as 
 
 
 class PassageBM25Index:
-    kind = "bm25_passages"
+    kind: ClassVar[str] = "bm25_passages"
 
     def __init__(self, params: BM25Params | None = None, analyzer: Analyzer | None = None) -> None:
         self.inner = BM25Index(params, analyzer)

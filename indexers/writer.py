@@ -7,20 +7,19 @@ the committed version untouched until :meth:`IndexWriter.commit` switches the ma
 from __future__ import annotations
 
 import time
-from collections import Counter, abc
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from core.records import lexical_text
 from indexers.arrays import read_arrow, write_arrow
-from indexers.docstore import DocStore, StoredDoc
-from indexers.folder import FORMAT, FORMAT_VERSION, IndexFolder, component_class, tag_for
+from indexers.component import Batch, StoredDoc
+from indexers.docstore import DocStore
+from indexers.folder import FORMAT, FORMAT_VERSION, IndexFolder, component_class, create_component, tag_for
 
 
 @dataclass
@@ -31,30 +30,6 @@ class DuplicateRecord:
     similarity: float
     content_hash: bytes
     source: str = ""
-
-
-@dataclass
-class Batch:
-    """One batch of kept documents, with docnos ``start .. start + len(items) - 1`` and passage payloads.
-
-    ``encoded`` maps a representation to per-passage data in passage order (documents in order, their passages in
-    order): ``dense`` float32 [P, d], ``sparse`` CSR [P, V], ``multivector`` list of P float32 arrays [t, d].
-    """
-
-    start: int
-    items: list[StoredDoc]
-    encoded: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def docnos(self) -> np.ndarray:
-        return np.arange(self.start, self.start + len(self.items), dtype=np.int64)
-
-    @property
-    def passage_docnos(self) -> np.ndarray:
-        return np.repeat(self.docnos, [len(it.passages) for it in self.items])
-
-    def passage_texts(self) -> list[str]:
-        return [p.text for it in self.items for p in it.passages]
 
 
 class IndexWriter:
@@ -88,7 +63,7 @@ class IndexWriter:
     def _open(self, settings: dict[str, Any] | None, components: dict[str, Any] | None) -> None:
         if self.folder.exists():
             self.manifest = self.folder.read_manifest()
-            self.components = {
+            self.components: dict[str, Any] = {
                 kind: component_class(kind).load(self.folder.path / kind, state, mmap=True)
                 for kind, state in self.manifest["components"].items()
             }
@@ -98,7 +73,6 @@ class IndexWriter:
             self.duplicates = self._load_duplicates()
         else:
             from indexers.analyzers import MultilingualAnalyzer
-            from indexers.bm25 import BM25Index
 
             now = time.time()
             self.manifest = {
@@ -114,7 +88,10 @@ class IndexWriter:
                 "components": {},
                 "extra_files": {},
             }
-            self.components = components or {"docs": DocStore(), "bm25": BM25Index(analyzer=MultilingualAnalyzer())}
+            self.components = components or {
+                "docs": create_component("docs"),
+                "bm25": create_component("bm25", analyzer=MultilingualAnalyzer()),
+            }
             if "docs" not in self.components:
                 raise ValueError("an index needs a 'docs' component")
             self.duplicates = {}
@@ -157,17 +134,11 @@ class IndexWriter:
     # -- writing -----------------------------------------------------------------------------------------------
     def add(self, items: Sequence[StoredDoc], encoded: dict[str, Any] | None = None, *, num_perm: int = 128) -> Batch:
         """Add kept documents (docnos assigned contiguously) to every component; visible after :meth:`commit`."""
-        batch = Batch(self.next_docno, list(items), encoded or {})
+        batch = Batch(self.next_docno, list(items), encoded or {}, num_perm)
         if not batch.items:
             return batch
-        for kind, comp in self.components.items():
-            if kind == "docs":
-                comp.add(batch.start, batch.items, num_perm)
-            elif kind == "bm25":
-                texts = [lexical_text(it.doc) for it in batch.items]
-                comp.add(batch.docnos, texts, raw_counts=_RawCounts(comp.analyzer, texts, batch.items))
-            else:
-                comp.add_batch(batch)
+        for comp in self.components.values():
+            comp.add_batch(batch)
         self.next_docno += len(batch.items)
         self._dirty = True
         return batch
@@ -313,24 +284,6 @@ class IndexWriter:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
-
-
-class _RawCounts(abc.Sequence):
-    """BM25's raw token counts per document, made when BM25 reads them: a worker's counts, or the counts in the
-    language the document was given (metadata or ``--lang``), or None (BM25 analyzes the text, detecting its
-    language). Made one at a time, so a batch never holds every document's counts at once."""
-
-    def __init__(self, analyzer: Any, texts: list[str], items: list[StoredDoc]) -> None:
-        self.analyzer, self.texts, self.items = analyzer, texts, items
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, i: int) -> dict[str, int] | None:  # type: ignore[override]
-        item = self.items[i]
-        if item.raw_counts is not None or item.lang is None:
-            return item.raw_counts
-        return Counter(self.analyzer.raw_tokens(self.texts[i], item.lang))
 
 
 def _duplicates_table(records: Any) -> pa.Table:

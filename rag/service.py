@@ -102,26 +102,19 @@ def load_encoders(
 
 def new_components(profile: str, encoders: dict[str, Any], quantization: str = "binary") -> dict[str, Any]:
     from indexers.analyzers import MultilingualAnalyzer
-    from indexers.bm25 import BM25Index
-    from indexers.docstore import DocStore
-    from indexers.passage_bm25 import PassageBM25Index
+    from indexers.folder import create_component
 
-    comps: dict[str, Any] = {"docs": DocStore(), "bm25": BM25Index(analyzer=MultilingualAnalyzer())}
+    comps: dict[str, Any] = {"docs": create_component("docs"), "bm25": create_component("bm25", analyzer=MultilingualAnalyzer())}
     # passage-level BM25 ranks passages and PDF pages lexically (rag.units); it shares the documents' analyzer
-    comps["bm25_passages"] = PassageBM25Index(analyzer=comps["bm25"].analyzer)
+    comps["bm25_passages"] = create_component("bm25_passages", analyzer=comps["bm25"].analyzer)
+    # each passage-level kind's parameters, from the encoders that fill it
+    params: dict[str, Callable[[], dict[str, Any]]] = {
+        "dense": lambda: {"dim": encoders["dense"].info.dense_dim},
+        "sparse": lambda: {"vocab_size": encoders["sparse"].info.sparse_vocab},
+        "tensors": lambda: {"dim": encoders["multivector"].info.multivector_dim, "store_float16": quantization == "float16"},
+    }
     for kind in profile_indexes(profile):
-        if kind == "dense":
-            from indexers.dense import DenseIndex
-
-            comps["dense"] = DenseIndex(dim=encoders["dense"].info.dense_dim)
-        elif kind == "sparse":
-            from indexers.sparse import SparseIndex
-
-            comps["sparse"] = SparseIndex(vocab_size=encoders["sparse"].info.sparse_vocab)
-        elif kind == "tensors":
-            from indexers.tensors import TensorIndex
-
-            comps["tensors"] = TensorIndex(dim=encoders["multivector"].info.multivector_dim, store_float16=quantization == "float16")
+        comps[kind] = create_component(kind, **params[kind]())
     return comps
 
 
