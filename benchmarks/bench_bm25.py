@@ -164,7 +164,7 @@ def run(size: int, n_queries: int, words: int, batch: int, rank_bm25: bool, opti
             analyzed.append(" ".join(toks))
             term_docs.append(np.array([ids[t] for t in toks], dtype=np.int32))
 
-        lat, latte_top = timed(lambda q: latte.search(q, 10)[0].tolist(), qs)
+        lat, latte_top = timed(lambda q: latte.search(q, 10).docnos.tolist(), qs)
         res["latte_p50_ms"] = p50_ms(lat)
         res["latte_mean_ms"] = round(float(np.mean(lat)) * 1000, 4)
 

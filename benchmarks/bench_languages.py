@@ -185,7 +185,7 @@ def cmrc_analyzers(cmrc: Path) -> None:
         idx.add(np.arange(len(texts)), texts)
         run = {}
         for qid, q in ds.queries.items():
-            d, _ = idx.search(q, 100) if q.strip() else (np.zeros(0, dtype=np.int64), None)
+            d = idx.search(q, 100).docnos if q.strip() else np.zeros(0, dtype=np.int64)
             run[qid] = {ids[i]: 1.0 / (r + 1) for r, i in enumerate(d.tolist())}
         res = evaluate(run, ds.qrels).aggregate
         print(f"| {name} | {res['nDCG@10']:.4f} | {res['R@100']:.4f} | {res['MRR@10']:.4f} |")

@@ -131,10 +131,10 @@ def synthetic(n: int, n_queries: int, dim: int = 384) -> dict:
     lat_f, lat_h, recall = [], [], []
     for q in qv:
         t = time.perf_counter()
-        d_f, _, _ = flat.search(q, 10)
+        d_f = flat.search(q, 10).docnos
         lat_f.append(time.perf_counter() - t)
         t = time.perf_counter()
-        d_h, _, _ = hnsw.search(q, 10)
+        d_h = hnsw.search(q, 10).docnos
         lat_h.append(time.perf_counter() - t)
         recall.append(len(set(d_f.tolist()) & set(d_h.tolist())) / 10)
     res["dense_exact"] = pct(lat_f)

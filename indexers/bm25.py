@@ -32,6 +32,7 @@ from indexers.analyzers import MultilingualAnalyzer, analyzer_from_dict
 from indexers.arrays import fit_mask, load_npy, read_arrow, save_npy, write_arrow
 from indexers.component import Batch, StoredDoc
 from indexers.postings import PostingBlocks, compress
+from indexers.ranking import Ranking
 
 
 def idf_lucene(df: np.ndarray, n: int) -> np.ndarray:
@@ -188,7 +189,7 @@ def build_segment(name: str, start: int, docs: Sequence[tuple[np.ndarray, np.nda
 
 
 class BM25Index:
-    """Lucene-style BM25 with incremental add/delete; search returns ``(docnos, scores)`` best first."""
+    """Lucene-style BM25 with incremental add/delete; search returns a :class:`~indexers.ranking.Ranking`."""
 
     kind: ClassVar[str] = "bm25"
 
@@ -368,7 +369,7 @@ class BM25Index:
                 scores += np.bincount(d[keep], weights=contrib, minlength=len(scores)).astype(np.float32)
         return scores
 
-    def search(self, query: str, k: int = 10, *, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, query: str, k: int = 10, *, allowed: np.ndarray | None = None) -> Ranking:
         """Top ``k`` live documents matching at least one query term (score > 0), best first, ties by smaller docno;
         ``allowed`` is an optional bool mask by docno. Exact: block-max MaxScore over the compressed postings
         (:mod:`indexers.bm25_maxscore`), one compiled call for all segments."""
@@ -382,13 +383,14 @@ class BM25Index:
             if j is not None:
                 counts[j] = counts.get(j, 0) + 1
         if not counts or n == 0 or k <= 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            return Ranking.empty()
         terms = np.array(sorted(counts), dtype=np.int64)
         qcount = np.array([counts[t] for t in terms.tolist()], dtype=np.float64)
         table, dirty = self._table()
         mask = None if allowed is None else alive & fit_mask(allowed, len(alive))
         p = self.params
-        return top_k_bm25(table, terms, qcount, alive, dirty, mask, n, avgdl, p.k1, p.b, p.idf, k)
+        docnos, scores = top_k_bm25(table, terms, qcount, alive, dirty, mask, n, avgdl, p.k1, p.b, p.idf, k)
+        return Ranking(docnos, scores)
 
     def _table(self) -> tuple[Any, np.ndarray]:
         """The segments (in docno order) as the compiled search reads them, and their dirty flags; cached until

@@ -16,6 +16,7 @@ import numpy as np
 
 from indexers.arrays import fit_mask
 from indexers.passage_index import PassageIndex, PassageSegment, best_per_document, top_passages
+from indexers.ranking import PassageHits, Ranking
 
 
 def _faiss() -> Any:
@@ -199,21 +200,21 @@ class DenseIndex(PassageIndex):
 
     def search_passages(
         self, query: np.ndarray, n: int, *, allowed: np.ndarray | None = None, n_docnos: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Top ``n`` live passages by inner product: (docnos, ordinals, scores) best first."""
+    ) -> PassageHits:
+        """Top ``n`` live passages by inner product, best first."""
         hits = self._live_passages(query, allowed, n_docnos, max(n, 64), lambda d: len(d) >= n)
         if hits is None:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+            return PassageHits.empty()
         return top_passages(*hits, n)
 
     def search(
         self, query: np.ndarray, n: int, *, allowed: np.ndarray | None = None, n_docnos: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
-        """Top ``n`` documents by best passage inner product: (docnos, scores, docno -> best passage ordinal)."""
+    ) -> Ranking:
+        """Top ``n`` documents by best passage inner product, with each one's best passage ordinal."""
         hits = self._live_passages(query, allowed, n_docnos, max(4 * n, 64), lambda d: len(np.unique(d)) >= n)
         if hits is None:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32), {}
-        return best_per_document(*hits, n)
+            return Ranking.empty(passages=True)
+        return Ranking(*best_per_document(*hits, n))
 
 def _maybe_gpu(index: Any, device: str) -> Any:
     if device == "cpu":

@@ -23,6 +23,7 @@ from indexers.analyzer import Analyzer
 from indexers.analyzers import MultilingualAnalyzer
 from indexers.arrays import fit_mask, load_npy, save_npy
 from indexers.bm25 import BM25Index, BM25Params
+from indexers.ranking import PassageHits
 
 _LANG_SAMPLE = 2000  # characters of a document its language is detected on (as document BM25 does)
 
@@ -118,14 +119,14 @@ class PassageBM25Index:
 
     def search_passages(
         self, query: str, n: int, *, allowed: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Top ``n`` live passages: (docnos, ordinals, scores) best first; ``allowed`` is a bool mask by docno."""
+    ) -> PassageHits:
+        """Top ``n`` live passages best first; ``allowed`` is a bool mask by docno."""
         docnos, ordinals = self._rows()
         row_mask = None
         if allowed is not None:
             row_mask = fit_mask(allowed, int(docnos.max()) + 1 if len(docnos) else 0)[docnos]
-        rows, scores = self.inner.search(query, n, allowed=row_mask)
-        return docnos[rows], ordinals[rows].astype(np.int64), scores
+        hits = self.inner.search(query, n, allowed=row_mask)
+        return PassageHits(docnos[hits.docnos], ordinals[hits.docnos].astype(np.int64), hits.scores)
 
     def __len__(self) -> int:
         return self.inner.next_docno

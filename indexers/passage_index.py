@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from indexers.arrays import load_npy, save_npy
+from indexers.ranking import PassageHits
 
 
 @dataclass
@@ -172,9 +173,7 @@ def best_per_document(
     return d[top].astype(np.int64), s[top].astype(np.float32), {int(a): int(b) for a, b in zip(d[top], o[top])}
 
 
-def top_passages(
-    docnos: np.ndarray, ordinals: np.ndarray, scores: np.ndarray, n: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def top_passages(docnos: np.ndarray, ordinals: np.ndarray, scores: np.ndarray, n: int) -> PassageHits:
     """The ``n`` best passage hits, best first (ties: smaller docno, then earlier passage).
 
     >>> d, o, s = top_passages(np.array([5, 5, 7]), np.array([0, 1, 0]), np.array([0.2, 0.9, 0.5]), 2)
@@ -182,4 +181,4 @@ def top_passages(
     ([5, 7], [1, 0], [0.9, 0.5])
     """
     order = np.lexsort((ordinals, docnos, -scores))[:n]
-    return docnos[order].astype(np.int64), ordinals[order].astype(np.int64), scores[order].astype(np.float32)
+    return PassageHits(docnos[order].astype(np.int64), ordinals[order].astype(np.int64), scores[order].astype(np.float32))

@@ -13,6 +13,7 @@ import numpy as np
 
 from indexers.arrays import fit_mask
 from indexers.passage_index import PassageIndex, best_per_document, top_passages
+from indexers.ranking import PassageHits, Ranking
 
 
 def _csr(x: Any) -> Any:
@@ -60,20 +61,20 @@ class SparseIndex(PassageIndex):
 
     def search(
         self, query: Any, n: int, *, allowed: np.ndarray | None = None, n_docnos: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
-        """``query``: a 1 x V sparse row (or dict term id -> weight). Returns (docnos, scores, best ordinals)."""
+    ) -> Ranking:
+        """``query``: a 1 x V sparse row (or dict term id -> weight). Top ``n`` documents, with best passages."""
         hits = self._passage_hits(query, allowed, n_docnos)
         if hits is None:
-            return np.zeros(0, np.int64), np.zeros(0, np.float32), {}
-        return best_per_document(*hits, n)
+            return Ranking.empty(passages=True)
+        return Ranking(*best_per_document(*hits, n))
 
     def search_passages(
         self, query: Any, n: int, *, allowed: np.ndarray | None = None, n_docnos: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Top ``n`` live passages by dot product: (docnos, ordinals, scores) best first."""
+    ) -> PassageHits:
+        """Top ``n`` live passages by dot product, best first."""
         hits = self._passage_hits(query, allowed, n_docnos)
         if hits is None:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+            return PassageHits.empty()
         return top_passages(*hits, n)
 
     def _passage_hits(

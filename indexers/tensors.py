@@ -19,6 +19,7 @@ import numpy as np
 
 from indexers.arrays import fit_mask
 from indexers.passage_index import PassageIndex, PassageSegment
+from indexers.ranking import PassageHits, Ranking
 
 
 @dataclass(frozen=True)
@@ -223,10 +224,10 @@ class TensorIndex(PassageIndex):
                         best[d] = int(ords[rows[bi]])
         return scores, best
 
-    def search_all(
+    def search(
         self, query: np.ndarray, n: int, *, allowed: np.ndarray | None = None, quantization: str = "binary",
         backend: str = "auto", n_docnos: int | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, dict[int, int]]:
+    ) -> Ranking:
         """Ranker mode: exact MaxSim over every live document (brute force), top ``n``."""
         total = n_docnos or self.max_docno
         alive = self.alive_docnos(total).copy()
@@ -236,7 +237,7 @@ class TensorIndex(PassageIndex):
         cands = cands[alive[cands]] if len(cands) else cands
         scores, best = self.score(query, cands, quantization=quantization, backend=backend)
         order = np.lexsort((cands, -scores))[:n]
-        return cands[order], scores[order], {int(d): best[int(d)] for d in cands[order] if int(d) in best}
+        return Ranking(cands[order], scores[order], {int(d): best[int(d)] for d in cands[order] if int(d) in best})
 
     # -- passage and page units --------------------------------------------------------------------------------
     def score_groups(
@@ -306,9 +307,8 @@ class TensorIndex(PassageIndex):
     def search_passages(
         self, query: np.ndarray, n: int, *, allowed: np.ndarray | None = None, quantization: str = "binary",
         backend: str = "auto", n_docnos: int | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Ranker mode at the passage unit: exact MaxSim of every live passage, top ``n`` (docnos, ordinals,
-        scores) best first."""
+    ) -> PassageHits:
+        """Ranker mode at the passage unit: exact MaxSim of every live passage, top ``n`` best first."""
         from indexers.passage_index import top_passages
         from rerank.maxsim import score_documents
         from rerank.store import TokenStore
@@ -335,5 +335,5 @@ class TensorIndex(PassageIndex):
             os_.append(np.asarray(seg.ordinals)[rows])
             ss.append(np.asarray(s, dtype=np.float32))
         if not ds:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+            return PassageHits.empty()
         return top_passages(np.concatenate(ds), np.concatenate(os_), np.concatenate(ss), n)

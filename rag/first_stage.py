@@ -6,11 +6,17 @@ for the passage indexes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from rag.ranking import PassageHits, Ranking, SearchOptions, with_lang
+
+if TYPE_CHECKING:  # the indexes load lazily, with the snapshot
+    from indexers.bm25 import BM25Index
+    from indexers.dense import DenseIndex
+    from indexers.passage_bm25 import PassageBM25Index
+    from indexers.sparse import SparseIndex
 
 
 class BM25Retriever:
@@ -18,15 +24,14 @@ class BM25Retriever:
 
     name = "bm25"
 
-    def __init__(self, index: Any, passages: Any = None) -> None:
+    def __init__(self, index: BM25Index, passages: PassageBM25Index | None = None) -> None:
         self.index = index
         self.passages = passages
 
     def retrieve(
         self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None, opt: SearchOptions
     ) -> Ranking:
-        docnos, scores = self.index.search(with_lang(query, opt), n, allowed=allowed)
-        return Ranking(docnos, scores)
+        return self.index.search(with_lang(query, opt), n, allowed=allowed)
 
     def retrieve_passages(
         self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None, opt: SearchOptions
@@ -34,13 +39,13 @@ class BM25Retriever:
         """Top passages; None when the index predates passage BM25 (the planner then falls back)."""
         if self.passages is None:
             return None
-        return PassageHits(*self.passages.search_passages(query, n, allowed=allowed))
+        return self.passages.search_passages(query, n, allowed=allowed)
 
 
 class PassageRetriever:
     """Dense or sparse retrieval over passages; a document's score is its best passage's."""
 
-    def __init__(self, name: str, index: Any, representation: str, n_docnos: int) -> None:
+    def __init__(self, name: str, index: DenseIndex | SparseIndex, representation: str, n_docnos: int) -> None:
         self.name = name
         self.index = index
         self.representation = representation
@@ -55,14 +60,13 @@ class PassageRetriever:
     def retrieve(
         self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None, opt: SearchOptions
     ) -> Ranking:
-        docnos, scores, best = self.index.search(self._query(encoded), n, allowed=allowed, n_docnos=self.n_docnos)
-        return Ranking(docnos, scores, best)
+        return self.index.search(self._query(encoded), n, allowed=allowed, n_docnos=self.n_docnos)
 
     def retrieve_passages(
         self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None, opt: SearchOptions
     ) -> PassageHits:
         q = self._query(encoded)
-        return PassageHits(*self.index.search_passages(q, n, allowed=allowed, n_docnos=self.n_docnos))
+        return self.index.search_passages(q, n, allowed=allowed, n_docnos=self.n_docnos)
 
 
 def bm25_retriever(snapshot: Any, encoders: Mapping[str, Any]) -> BM25Retriever | None:

@@ -246,7 +246,8 @@ class Planner:
         """For an index written before passage BM25: document BM25, then each document's lexically best passage
         (one passage per document, in document order)."""
         bm25 = self.snapshot["bm25"]
-        docnos, scores = bm25.search(query, n, allowed=allowed)
+        hits = bm25.search(query, n, allowed=allowed)
+        docnos, scores = hits.docnos, hits.scores
         q_terms = bm25.analyzer.tokens(query)
         idf = self._idf(q_terms)
         ords = []

@@ -1,4 +1,7 @@
-"""What every retriever takes and returns: the search options, the typed ranking record and the protocol.
+"""What every retriever takes and returns: the search options, the typed ranking records and the protocol.
+
+``Ranking`` (documents) and ``PassageHits`` (passages) are the index searches' own records (``indexers.ranking``): a
+retriever returns what its index's search returns, with no conversion.
 
 The bottom of the query pipeline: the planner, the retriever table (``rag.retrievers``) and each retriever import
 this module, and it imports none of them, so adding a retriever never makes an import cycle.
@@ -7,9 +10,11 @@ this module, and it imports none of them, so adding a retriever never makes an i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
 
 import numpy as np
+
+from indexers.ranking import PassageHits, Ranking  # noqa: F401 (re-exported: the index searches' records)
 
 
 @dataclass
@@ -37,28 +42,6 @@ class SearchOptions:
     # passage and page units: weight of the document-title ranking fused with the final one (rag/title_prior.py;
     # tuned on FinanceBench dev); 0 turns it off. The document unit never uses it
     title_weight: float = 8.0
-
-
-@dataclass
-class Ranking:
-    """One retriever's answer: docnos best first, scores, and optionally each doc's best passage (global row)."""
-
-    docnos: np.ndarray
-    scores: np.ndarray
-    passages: dict[int, int] | None = None  # docno -> passage ordinal
-
-
-class PassageHits(NamedTuple):
-    """One retriever's passages best first: aligned ``docnos``, ``ordinals`` (within each document) and ``scores``.
-
-    >>> docnos, ordinals, scores = PassageHits(np.array([3]), np.array([0]), np.array([1.5], np.float32))
-    >>> int(docnos[0]), int(ordinals[0])
-    (3, 0)
-    """
-
-    docnos: np.ndarray
-    ordinals: np.ndarray
-    scores: np.ndarray
 
 
 class Retriever(Protocol):

@@ -14,13 +14,16 @@ a page as its best passage's. Documents below the rerank depth keep their first-
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from core.errors import UserError
 from rag.fusion import minmax, rrf
 from rag.ranking import PassageHits, Ranking, SearchOptions
+
+if TYPE_CHECKING:  # the index loads lazily, with the snapshot
+    from indexers.tensors import TensorIndex
 
 
 def combine(first_ids: np.ndarray, first_scores: np.ndarray, maxsim: np.ndarray, how: str, w: float) -> tuple[np.ndarray, np.ndarray]:
@@ -78,7 +81,7 @@ class ColbertRanker:
 
     name = "colbert"
 
-    def __init__(self, tensors: Any, n_docnos: int) -> None:
+    def __init__(self, tensors: TensorIndex, n_docnos: int) -> None:
         self.tensors = tensors
         self.n_docnos = n_docnos
 
@@ -92,19 +95,18 @@ class ColbertRanker:
     def retrieve(
         self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None, opt: SearchOptions
     ) -> Ranking:
-        d, s, best = self.tensors.search_all(
+        return self.tensors.search(
             self._query(encoded), n, allowed=allowed, n_docnos=self.n_docnos,
             quantization=opt.quantization, backend=opt.backend,
         )
-        return Ranking(d, s, best)
 
     def retrieve_passages(
         self, query: str, encoded: dict[str, Any], n: int, allowed: np.ndarray | None, opt: SearchOptions
     ) -> PassageHits:
-        return PassageHits(*self.tensors.search_passages(
+        return self.tensors.search_passages(
             self._query(encoded), n, allowed=allowed, n_docnos=self.n_docnos,
             quantization=opt.quantization, backend=opt.backend,
-        ))
+        )
 
 
 def colbert_ranker(snapshot: Any, encoders: Mapping[str, Any]) -> ColbertRanker | None:

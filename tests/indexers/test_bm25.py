@@ -25,7 +25,8 @@ def test_analyzer_lowercases_stems_and_drops_stopwords():
 def test_scores_are_the_formula_written_out():
     idx = BM25Index(BM25Params(k1=0.9, b=0.4), Analyzer(stemmer=None))
     idx.add(np.arange(4), TOY)
-    docnos, scores = idx.search("lazy", 10)
+    hits = idx.search("lazy", 10)
+    docnos, scores = hits.docnos, hits.scores
     # "lazy" only in doc 0: df=1, N=4; without stopwords (the, over, a, and, are) the documents have 6, 6, 5 and
     # 3 tokens: doc 0 = quick brown fox jumps lazy dog
     n, df, dl, avgdl = 4, 1, 6.0, (6 + 6 + 5 + 3) / 4
@@ -49,8 +50,10 @@ def test_incremental_add_and_delete_equal_a_rebuild(tmp_path):
     fresh = BM25Index(analyzer=an)
     fresh.add(np.arange(3), [TOY[0], TOY[2], TOY[3]])
     for q in ["quick fox", "dog", "animals lorem"]:
-        d1, s1 = loaded.search(q, 10)
-        d2, s2 = fresh.search(q, 10)
+        hits = loaded.search(q, 10)
+        d1, s1 = hits.docnos, hits.scores
+        hits = fresh.search(q, 10)
+        d2, s2 = hits.docnos, hits.scores
         remap = {0: 0, 1: 2, 2: 3}
         assert [remap[int(x)] for x in d2] == d1.tolist()
         np.testing.assert_allclose(s1, s2, rtol=1e-6)
@@ -70,7 +73,7 @@ def test_allowed_mask_filters_candidates():
     idx = BM25Index()
     idx.add(np.arange(4), TOY)
     allowed = np.array([False, True, True, True])
-    d, _ = idx.search("fox", 10, allowed=allowed)
+    d = idx.search("fox", 10, allowed=allowed).docnos
     assert 0 not in d.tolist() and len(d) > 0
 
 
@@ -103,7 +106,8 @@ def test_top10_matches_rank_bm25_on_scifact_queries():
     queries = [json.loads(line) for line in open(SCIFACT / "queries.jsonl", encoding="utf-8")]
     mismatched = []
     for q in queries[:300]:
-        d, s = idx.search(q["text"], 10)
+        hits = idx.search(q["text"], 10)
+        d, s = hits.docnos, hits.scores
         ref = oracle.get_scores(an.tokens(q["text"]))
         top = np.argsort(-ref, kind="stable")[:10]
         np.testing.assert_allclose(s, ref[top], rtol=1e-4, atol=1e-5)  # the same scores in the same order

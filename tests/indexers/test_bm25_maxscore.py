@@ -39,7 +39,7 @@ def _reference(idx, q, k, allowed=None):
 
 
 def _assert_same_top(got, ref):
-    (d1, s1), (d2, s2) = got, ref
+    (d1, s1), (d2, s2) = (got.docnos, got.scores), ref
     assert len(d1) == len(d2)
     np.testing.assert_allclose(s1, s2, rtol=1e-5, atol=1e-6)
     for a, b, sa in zip(d1.tolist(), d2.tolist(), s1.tolist()):
@@ -67,18 +67,19 @@ def test_ties_go_to_the_smaller_docno():
     idx = BM25Index(analyzer=Analyzer(stemmer=None, stopwords=None))
     idx.add(np.arange(0, 3), ["apple pie", "apple pie", "banana"])
     idx.add(np.arange(3, 6), ["apple pie", "cherry", "apple pie"])
-    d, s = idx.search("apple", 2)
+    hits = idx.search("apple", 2)
+    d, s = hits.docnos, hits.scores
     assert d.tolist() == [0, 1] and s[0] == s[1]
-    d, _ = idx.search("apple pie", 10)
+    d = idx.search("apple pie", 10).docnos
     assert d.tolist() == [0, 1, 3, 5]
 
 
 def test_unknown_terms_and_empty_index_return_nothing():
     idx = BM25Index()
-    assert idx.search("anything", 10)[0].tolist() == []
+    assert idx.search("anything", 10).docnos.tolist() == []
     idx.add(np.arange(2), ["red fox", "blue whale"])
-    assert idx.search("zebra", 10)[0].tolist() == []
-    assert idx.search("fox", 0)[0].tolist() == []
+    assert idx.search("zebra", 10).docnos.tolist() == []
+    assert idx.search("fox", 0).docnos.tolist() == []
 
 
 def test_doc_freq_counts_live_documents_only():
@@ -120,8 +121,10 @@ def test_old_uncompressed_segments_load_and_search_the_same(tmp_path):
     assert all(s.legacy for s in old.segments)
     queries = _queries(rng, 30)
     for q in queries:
-        d1, s1 = old.search(q, 10)
-        d2, s2 = new.search(q, 10)
+        hits = old.search(q, 10)
+        d1, s1 = hits.docnos, hits.scores
+        hits = new.search(q, 10)
+        d2, s2 = hits.docnos, hits.scores
         assert d1.tolist() == d2.tolist()
         np.testing.assert_array_equal(s1, s2)
     # a later version keeps the old segments readable (their manifest entries still say "uncompressed")

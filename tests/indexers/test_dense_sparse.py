@@ -30,11 +30,13 @@ def test_dense_best_passage_and_roundtrip(tmp_path, index_type):
     idx = DenseIndex(16, index_type=index_type)
     idx.add_batch(_batch(0, 10, 3, {"dense": v}))
     q = v[7]  # passage 7 = doc 2, ordinal 1
-    d, s, best = idx.search(q, 3)
+    hits = idx.search(q, 3)
+    d, s, best = hits.docnos, hits.scores, hits.passages
     assert d[0] == 2 and best[2] == 1 and s[0] == pytest.approx(1.0, abs=2e-3)
     state = idx.save(tmp_path / "dense", "v000001")
     loaded = DenseIndex.load(tmp_path / "dense", state)
-    d2, s2, _ = loaded.search(q, 3)
+    hits = loaded.search(q, 3)
+    d2, s2 = hits.docnos, hits.scores
     assert d2.tolist() == d.tolist()
     np.testing.assert_allclose(s2, s, atol=1e-3)
 
@@ -49,9 +51,9 @@ def test_dense_exact_equals_numpy_and_hnsw_recall(tmp_path):
     for _ in range(20):
         q = _unit(rng.normal(size=(1, 32)).astype(np.float32))[0]
         ref = np.argsort(-(v.astype(np.float16).astype(np.float32) @ q))[:10]
-        d, _, _ = flat.search(q, 10)
+        d = flat.search(q, 10).docnos
         assert set(d.tolist()) == set(ref.tolist())
-        dh, _, _ = hnsw.search(q, 10)
+        dh = hnsw.search(q, 10).docnos
         recall.append(len(set(dh.tolist()) & set(ref.tolist())) / 10)
     assert np.mean(recall) >= 0.9
 
@@ -62,11 +64,11 @@ def test_dense_delete_and_filter():
     idx = DenseIndex(8)
     idx.add_batch(_batch(0, 20, 1, {"dense": v}))
     idx.delete([5])
-    d, _, _ = idx.search(v[5], 20)
+    d = idx.search(v[5], 20).docnos
     assert 5 not in d.tolist() and len(d) == 19
     allowed = np.zeros(20, bool)
     allowed[[1, 2]] = True
-    d, _, _ = idx.search(v[5], 20, allowed=allowed)
+    d = idx.search(v[5], 20, allowed=allowed).docnos
     assert sorted(d.tolist()) == [1, 2]
 
 
@@ -96,7 +98,8 @@ def test_sparse_exact_dot_products_best_passage_delete(tmp_path):
     idx = SparseIndex(6)
     idx.add_batch(_batch(0, 3, 2, {"sparse": m}))
     q = {1: 2.0, 5: 0.5}
-    d, s, best = idx.search(q, 10)
+    hits = idx.search(q, 10)
+    d, s, best = hits.docnos, hits.scores, hits.passages
     # doc0 best = passage 1: 1.0*2 = 2.0; doc2 passage 0: 0.1*2 + 2.0*0.5 = 1.2; doc1 passage 0: 0.2*2 = 0.4
     assert d.tolist() == [0, 2, 1]
     np.testing.assert_allclose(s, [2.0, 1.2, 0.4], rtol=1e-6)
@@ -104,7 +107,8 @@ def test_sparse_exact_dot_products_best_passage_delete(tmp_path):
     state = idx.save(tmp_path / "sparse", "v000001")
     loaded = SparseIndex.load(tmp_path / "sparse", state)
     loaded.delete([0])
-    d, s, _ = loaded.search(sp.csr_matrix(([2.0, 0.5], ([0, 0], [1, 5])), shape=(1, 6)), 10)
+    hits = loaded.search(sp.csr_matrix(([2.0, 0.5], ([0, 0], [1, 5])), shape=(1, 6)), 10)
+    d, s = hits.docnos, hits.scores
     assert d.tolist() == [2, 1]
 
 
@@ -127,5 +131,5 @@ def test_auto_switches_new_segments_to_hnsw_beyond_collection_size(tmp_path):
     assert not (tmp_path / "dense" / idx.segments[0].name / "hnsw.faiss").exists()
     loaded = DenseIndex.load(tmp_path / "dense", state)
     assert loaded._hnsw == {idx.segments[1].name}
-    d, _, _ = loaded.search(second[3], 1)
+    d = loaded.search(second[3], 1).docnos
     assert d.tolist() == [23]

@@ -75,16 +75,20 @@ def _results(path, rng_seed=5):
            "rows": [snap["docs"].row(d)["id"] for d in (0, 1, 100, 200)]}
     for qi in range(8):
         q = " ".join(rng.choice(WORDS[:100], size=3))
-        d, s = snap["bm25"].search(q, 10)
+        hits = snap["bm25"].search(q, 10)
+        d, s = hits.docnos, hits.scores
         out[f"bm25 {qi}"] = (d.tolist(), np.round(s, 5).tolist())
         v = rng.normal(size=DIM).astype(np.float32)
-        d, s, best = snap["dense"].search(v / np.linalg.norm(v), 10)
+        hits = snap["dense"].search(v / np.linalg.norm(v), 10)
+        d, s, best = hits.docnos, hits.scores, hits.passages
         out[f"dense {qi}"] = (d.tolist(), np.round(s, 4).tolist(), best)
-        d, s, best = snap["sparse"].search({int(t): 1.0 for t in rng.choice(VOCAB, 4)}, 10)
+        hits = snap["sparse"].search({int(t): 1.0 for t in rng.choice(VOCAB, 4)}, 10)
+        d, s, best = hits.docnos, hits.scores, hits.passages
         out[f"sparse {qi}"] = (d.tolist(), np.round(s, 4).tolist(), best)
         qt = rng.normal(size=(4, TDIM)).astype(np.float32)
         for quant in ("binary", "float16"):
-            d, s, best = snap["tensors"].search_all(qt, 10, quantization=quant, backend="reference")
+            hits = snap["tensors"].search(qt, 10, quantization=quant, backend="reference")
+            d, s, best = hits.docnos, hits.scores, hits.passages
             out[f"tensors {quant} {qi}"] = (d.tolist(), np.round(s, 3).tolist(), best)
     return out, {k: len(c.segments) for k, c in snap.components.items()}
 
@@ -262,9 +266,9 @@ def test_optimize_rewrites_old_uncompressed_bm25_segments(tmp_path):
     snap = Snapshot.open(tmp_path / "idx")
     assert all(s.legacy for s in snap["bm25"].segments)
     queries = [" ".join(rng.choice(WORDS[:80], size=3)) for _ in range(10)]
-    before = [snap["bm25"].search(q, 10)[0].tolist() for q in queries]
+    before = [snap["bm25"].search(q, 10).docnos.tolist() for q in queries]
     with IndexWriter(tmp_path / "idx", auto_merge=False) as w:
         w.merge(max_segments=10)  # nothing to merge, but the old layout is rewritten
     snap = Snapshot.open(tmp_path / "idx")
     assert len(snap["bm25"].segments) == 2 and not any(s.legacy for s in snap["bm25"].segments)
-    assert [snap["bm25"].search(q, 10)[0].tolist() for q in queries] == before
+    assert [snap["bm25"].search(q, 10).docnos.tolist() for q in queries] == before

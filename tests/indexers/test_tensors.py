@@ -64,10 +64,11 @@ def test_delete_removes_tensors_from_scoring_and_ranking(tmp_path):
     idx.delete([0])
     s, _ = idx.score(q, np.array([0, 1, 2]), backend="cpu")
     assert s[0] == -np.inf and s[2] == 1.0
-    d, sc, _ = idx.search_all(q, 10, backend="cpu")
+    hits = idx.search(q, 10, backend="cpu")
+    d, sc = hits.docnos, hits.scores
     assert d.tolist() == [2, 1] and sc.tolist() == [1.0, 0.0]
     state = idx.save(tmp_path, "v000002")
-    assert TensorIndex.load(tmp_path, state).search_all(q, 10)[0].tolist() == [2, 1]
+    assert TensorIndex.load(tmp_path, state).search(q, 10).docnos.tolist() == [2, 1]
 
 
 def test_float16_exact_mode_matches_float_maxsim():
