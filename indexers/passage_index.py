@@ -11,12 +11,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
 from indexers.arrays import load_npy, save_npy
 from indexers.ranking import PassageHits
+
+_P = TypeVar("_P", bound="PassageIndex")
 
 
 @dataclass
@@ -75,7 +77,7 @@ class PassageIndex:
         return {}
 
     @classmethod
-    def from_params(cls, params: dict[str, Any]) -> PassageIndex:
+    def from_params(cls: type[_P], params: dict[str, Any]) -> _P:
         return cls(**params)
 
     def _segment_loaded(self, seg: PassageSegment) -> None:
@@ -135,7 +137,7 @@ class PassageIndex:
         }
 
     @classmethod
-    def load(cls, folder: Path, state: dict, mmap: bool = True) -> PassageIndex:
+    def load(cls: type[_P], folder: Path, state: dict, mmap: bool = True) -> _P:
         idx = cls.from_params(state["params"])
         idx._on_open(folder)
         for s in state["segments"]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -102,7 +103,7 @@ class TensorIndex(PassageIndex):
         return {"dim": self.dim, "store_float16": self.store_float16}
 
     @classmethod
-    def load(cls, folder, state, mmap=True):
+    def load(cls, folder: Path, state: dict, mmap: bool = True) -> TensorIndex:
         from indexers.arrays import load_npy
 
         idx = cls.from_params(state["params"])
