@@ -131,3 +131,51 @@ def test_an_index_written_without_the_kind_opens(tmp_path, lengths_kind):
         w.commit()
     snap = Snapshot.open(path)
     assert snap.get("lengths") is None and snap["docs"].ids_by_docno() == ["d0-4"]
+
+
+def test_every_index_search_returns_the_typed_records(tmp_path):
+    """One record per search shape: ``search`` -> Ranking (int64 docnos, float32 scores, best passages where the
+    index knows them), ``search_passages`` -> PassageHits; empty answers are the same records."""
+    import scipy.sparse as sp
+
+    from indexers.analyzer import Analyzer
+    from indexers.ranking import PassageHits
+
+    rng = np.random.default_rng(0)
+    texts = ["red apple pie", "green apple tart", "blue sky"]
+    items = [
+        StoredDoc(Document(f"d{i}", t), bytes(16), bytes(16), np.zeros(4, np.uint32),
+                  [Passage(f"d{i}", 0, 0, len(t), t), Passage(f"d{i}", 1, 0, len(t), t)])
+        for i, t in enumerate(texts)
+    ]
+    dense = rng.normal(size=(6, 8)).astype(np.float32)
+    dense /= np.linalg.norm(dense, axis=1, keepdims=True)
+    encoded = {
+        "dense": dense,
+        "sparse": sp.csr_matrix(rng.random((6, 16)) * (rng.random((6, 16)) < 0.3), dtype=np.float32),
+        "multivector": [rng.normal(size=(3, 8)).astype(np.float32) for _ in range(6)],
+    }
+    comps = {
+        "docs": create_component("docs"),
+        "bm25": create_component("bm25", analyzer=Analyzer()),
+        "bm25_passages": create_component("bm25_passages"),
+        **{kind: create_component(kind, **PARAMS[kind]) for kind in ("dense", "sparse", "tensors")},
+    }
+    with IndexWriter(tmp_path / "idx", components=comps) as w:
+        w.add(items, encoded, num_perm=4)
+        w.commit()
+    snap = Snapshot.open(tmp_path / "idx")
+    queries = {"bm25": "apple", "dense": dense[0], "sparse": {1: 1.0, 2: 0.5, 3: 0.25}, "tensors": dense[:2]}
+    for kind, q in queries.items():
+        hits = snap[kind].search(q, 2)
+        assert isinstance(hits, Ranking), kind
+        assert hits.docnos.dtype == np.int64 and hits.scores.dtype == np.float32 and len(hits.docnos) == 2, kind
+        assert (hits.passages is None) == (kind == "bm25"), kind  # passage indexes know each document's best
+        if kind != "bm25":
+            passages = snap[kind].search_passages(q, 3)
+            assert isinstance(passages, PassageHits) and len(passages.docnos) == len(passages.ordinals) == 3, kind
+    assert isinstance(snap["bm25_passages"].search_passages("apple", 3), PassageHits)
+    empty = snap["bm25"].search("nothing matches", 5)
+    assert isinstance(empty, Ranking) and empty.docnos.tolist() == [] and empty.docnos.dtype == np.int64
+    empty_passages = snap["sparse"].search_passages({15: 0.0}, 5)
+    assert isinstance(empty_passages, PassageHits) and empty_passages.docnos.tolist() == []
