@@ -105,3 +105,14 @@ def test_every_built_in_entry_names_a_load_function_with_the_common_signature(na
 def test_built_in_suffixes_belong_to_one_format_each():
     claimed = [s for entry in LOADERS.values() for s in entry.suffixes]
     assert len(claimed) == len(set(claimed))
+
+
+def test_the_cli_format_option_and_the_api_uploads_follow_the_table():
+    from api.uploads import ALLOWED_SUFFIXES
+    from rag.cli import ingest
+    from rag.loaders import FORMATS
+
+    assert inspect.signature(ingest).parameters["fmt"].default.help == "|".join(FORMATS)
+    assert "|".join(FORMATS) == "auto|beir|mldr|jsonl|parquet|text|pdf"
+    assert set(ALLOWED_SUFFIXES) == {".pdf", ".txt", ".text", ".md", ".markdown", ".jsonl", ".ndjson", ".jsonl.gz",
+                                     ".ndjson.gz"}
