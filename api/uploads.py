@@ -29,11 +29,13 @@ from typing import Any
 
 from fastapi import HTTPException
 
+from rag.loaders.options import upload_suffixes
+
 log = logging.getLogger("latte.api")
 UPLOADS_DIR = "uploads"
 TMP_PREFIX = "tmp-"
 LOCK_NAME = ".lock"
-ALLOWED_SUFFIXES = (".pdf", ".txt", ".text", ".md", ".markdown", ".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
+ALLOWED_SUFFIXES = upload_suffixes()  # the formats in rag.loaders' LOADERS that accept uploads (not Parquet)
 MAX_NAME = 120
 MAX_FIELD_BYTES = 4096
 

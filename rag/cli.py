@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from core.errors import UserError
+from rag.loaders.options import FORMATS
 from rag.retrievers import modes_help
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="latte: late-interaction RAG on your own documents.")
@@ -77,7 +78,7 @@ def ingest(
     paths: list[Path] = typer.Argument(..., help="files or folders (BEIR/MLDR JSONL(.gz), Parquet, txt/md, PDF)"),
     index: str = typer.Option(..., "--index", "-i", help="index folder, or s3://bucket/prefix (any fsspec URL; "
                               "extra [s3]): commits are published there, replicas follow them"),
-    fmt: str = typer.Option("auto", "--format", help="auto|beir|mldr|jsonl|parquet|text|pdf"),
+    fmt: str = typer.Option("auto", "--format", help="|".join(FORMATS)),
     id_field: Optional[str] = typer.Option(None, help="id column/field (JSONL, Parquet)"),
     text_field: Optional[str] = typer.Option(None, help="text column/field"),
     title_field: Optional[str] = typer.Option(None, help="title column/field"),

@@ -58,7 +58,7 @@ def import_ray() -> Any:
 def read_units(paths: Sequence[str | Path], options: LoadOptions) -> list[dict[str, str]]:
     """What the read tasks read, in input order: one unit per file (a folder gives one per file inside it, with
     the ids the local loader gives them). Paths are checked here, on the driver, as ``iter_documents`` does."""
-    from rag.loaders.detect import format_from_name, sniff_jsonl, walk_files
+    from rag.loaders.detect import file_format, walk_files
     from rag.loaders.dispatch import _plan
 
     units: list[dict[str, str]] = []
@@ -69,9 +69,7 @@ def read_units(paths: Sequence[str | Path], options: LoadOptions) -> list[dict[s
             continue
         forced = None if options.fmt == "auto" else options.fmt
         for f in walk_files(path, datasets=forced is None):
-            ffmt = forced or format_from_name(f) or ""
-            if ffmt == "jsonl" and forced is None:
-                ffmt = sniff_jsonl(f)
+            ffmt = file_format(f, forced) or ""
             units.append({"path": str(f), "fmt": ffmt, "doc_id": f.relative_to(path).as_posix()})
     return units
 
@@ -79,11 +77,11 @@ def read_units(paths: Sequence[str | Path], options: LoadOptions) -> list[dict[s
 def _read_unit(row: dict[str, Any], options: LoadOptions) -> Iterator[dict[str, bytes]]:
     """A Ray Data ``flat_map``: the records of one file, pickled (documents and load problems keep their type)."""
     from rag.loaders.dispatch import _load_file
-    from rag.loaders.options import SUPPORTED_HELP
+    from rag.loaders.options import supported_help
 
     path = Path(row["path"])
     if not row["fmt"]:
-        recs: Any = [LoadProblem(str(path), f"skipped: unsupported file type in a folder. Supported: {SUPPORTED_HELP}",
+        recs: Any = [LoadProblem(str(path), f"skipped: unsupported file type in a folder. Supported: {supported_help()}",
                                  level="warning")]
     else:
         recs = _load_file(path, row["fmt"], row["doc_id"], options)

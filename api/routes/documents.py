@@ -226,8 +226,10 @@ def count_documents(f: SavedFile) -> int:
     """Documents an uploaded file holds: one per non-blank line of JSON lines (gzip too), else one."""
     import gzip
 
+    from rag.loaders.options import LOADERS
+
     name = f.name.lower()
-    if not name.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")):
+    if not name.endswith(LOADERS["jsonl"].upload_suffixes):
         return 1
     opener = gzip.open if name.endswith(".gz") else open
     try:

@@ -14,19 +14,11 @@ from typing import Any
 
 from core.errors import UserError
 from rag.encoders.base import Encoder, EncoderInfo, Representation
-from rag.encoders.bge_m3 import is_bge_m3_checkpoint
+from rag.encoders.kinds import ENCODER_KINDS, detection_order, kind_aliases, kind_names, markers
 from rag.encoders.resolve import BGE_M3, MINILM, canonical_name, resolve_model
 
-KIND_ALIASES = {
-    "sentence-transformers": "sentence-transformers",
-    "sentence_transformers": "sentence-transformers",
-    "st": "sentence-transformers",
-    "transformer": "sentence-transformers",
-    "bge-m3": "bge-m3",
-    "m3": "bge-m3",
-    "colbert": "colbert",
-}
-KINDS = ("sentence-transformers", "bge-m3", "colbert")
+KIND_ALIASES = kind_aliases()  # the built-in kinds' names (rag/encoders/kinds.py: ENCODER_KINDS, register_kind)
+KINDS = kind_names()
 
 #: ``extra`` keys that do not change what a model outputs for a query (device, dtype, length limits).
 _NON_OUTPUT_EXTRA = {"dtype", "device", "batch_size"}
@@ -83,35 +75,20 @@ PROFILES: dict[str, Profile] = {
 }
 
 
-def _colbert_module():
-    """``rag.encoders.colbert`` when it is present (imported lazily: it may pull optional packages)."""
-    try:
-        from rag.encoders import colbert
-    except ModuleNotFoundError as exc:
-        if exc.name == "rag.encoders.colbert":
-            return None
-        raise
-    return colbert
-
-
 def detect_model_kind(path: Path) -> str:
-    """``"bge-m3"`` (``sparse_linear.pt``), ``"colbert"`` (``artifact.metadata`` or a ColBERT/PyLate
-    layout) or ``"sentence-transformers"`` (``modules.json``) for a model folder."""
+    """The kind (``ENCODER_KINDS``) whose layout the model folder ``path`` has: ``"bge-m3"``
+    (``sparse_linear.pt``), ``"colbert"`` (``artifact.metadata`` or a ColBERT/PyLate layout), then the generic
+    ``"sentence-transformers"`` (``modules.json``)."""
     path = Path(path)
     if not path.is_dir():
         raise UnknownModelKind(f"{path} is not a folder: a model is a folder with config.json and weight files.")
-    if is_bge_m3_checkpoint(path):
-        return "bge-m3"
-    colbert = _colbert_module()
-    if (path / "artifact.metadata").is_file() or (colbert is not None and colbert.is_colbert_checkpoint(path)):
-        return "colbert"
-    if (path / "modules.json").is_file():
-        return "sentence-transformers"
+    for kind in detection_order():
+        if kind.detect(path):
+            return kind.name
     if (path / "config.json").is_file():
         raise UnknownModelKind(
-            f"{path} has a config.json but none of modules.json (sentence-transformers), sparse_linear.pt (BGE-M3) "
-            f"or artifact.metadata (ColBERT), so it is unclear how to pool it. Pass kind_hint='sentence-transformers' "
-            f"to use mean pooling, or download the model's full folder."
+            f"{path} has a config.json but none of {markers()}, so it is unclear how to pool it. "
+            f"Pass kind_hint='sentence-transformers' to use mean pooling, or download the model's full folder."
         )
     raise UnknownModelKind(f"{path} holds no model: expected config.json and weight files (model.safetensors...).")
 
@@ -127,28 +104,18 @@ def load_encoder(
 ) -> Encoder:
     """Resolve ``spec`` (HF id, alias or path; see ``resolve_model``) and build the matching encoder.
 
-    ``kind_hint`` forces the kind (``"sentence-transformers"``, ``"bge-m3"``, ``"colbert"``) instead of
-    detecting it from the folder; ``options`` go to the encoder's constructor.
+    ``kind_hint`` forces the kind (``"sentence-transformers"``, ``"bge-m3"``, ``"colbert"``, any name or alias in
+    ``ENCODER_KINDS``) instead of detecting it from the folder; ``options`` go to the encoder's constructor.
     """
     path = resolve_model(spec, models_dir=models_dir)
     if kind_hint is not None:
-        if kind_hint.lower() not in KIND_ALIASES:
-            raise ValueError(f"kind_hint {kind_hint!r} is unknown; use one of {', '.join(KINDS)}.")
-        kind = KIND_ALIASES[kind_hint.lower()]
+        aliases = kind_aliases()
+        if kind_hint.lower() not in aliases:
+            raise ValueError(f"kind_hint {kind_hint!r} is unknown; use one of {', '.join(kind_names())}.")
+        kind = aliases[kind_hint.lower()]
     else:
         kind = detect_model_kind(path)
-    if kind == "bge-m3":
-        from rag.encoders.bge_m3 import BGEM3Encoder
-
-        return BGEM3Encoder(path, name=spec, device=device, dtype=dtype, **options)
-    if kind == "colbert":
-        colbert = _colbert_module()
-        if colbert is None:
-            raise ImportError(f"{path} is a ColBERT model, but rag.encoders.colbert is missing from this install.")
-        return colbert.load_colbert(path, name=spec, device=device, dtype=dtype, **options)
-    from rag.encoders.transformer import TransformerEncoder
-
-    return TransformerEncoder(path, name=spec, device=device, dtype=dtype, **options)
+    return ENCODER_KINDS[kind].load(path, name=spec, device=device, dtype=dtype, **options)
 
 
 def _has(encoder: Encoder, representation: str) -> bool:

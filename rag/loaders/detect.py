@@ -1,26 +1,17 @@
-"""Which loader reads a path: from its name, and for JSON lines from its first record."""
+"""Which loader reads a path: from its name (the suffixes in ``LOADERS``), refined by the entry's sniffer (JSON lines
+from the first record), and BEIR/MLDR dataset folders."""
 
 from __future__ import annotations
 
-import codecs
 import errno
-import json
 import os
 from pathlib import Path
 
-from rag.loaders.jsonl import _GZIP_ERRORS, open_binary
-from rag.loaders.options import SUPPORTED_HELP, UnsupportedFormat
+from rag.loaders.options import LOADERS, UnsupportedFormat, supported_help
 
-SUFFIXES = {
-    "jsonl": (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz", ".json.gz"),
-    "parquet": (".parquet", ".pq"),
-    "text": (".txt", ".text", ".md", ".markdown"),
-    "pdf": (".pdf",),
-}
 CORPUS_NAMES = ("corpus.jsonl", "corpus.jsonl.gz")
 # Files beside a corpus that mark a dataset folder: BEIR (queries, qrels/) or MLDR (train/dev/test splits).
 DATASET_MARKERS = ("queries.jsonl", "queries.jsonl.gz", "qrels", *(f"{s}.jsonl.gz" for s in ("train", "dev", "test")))
-SNIFF_BYTES = 1 << 20
 
 
 def must_exist(path: Path) -> None:
@@ -31,13 +22,23 @@ def must_exist(path: Path) -> None:
 
 
 def format_from_name(path: Path) -> str | None:
-    """``jsonl``, ``parquet``, ``text``, ``pdf`` from the file name, or None.
+    """The first format in ``LOADERS`` with a suffix the file name ends with (any case), or None.
 
     >>> format_from_name(Path("a/corpus.JSONL.gz")), format_from_name(Path("notes.md")), format_from_name(Path("x.doc"))
     ('jsonl', 'text', None)
     """
     name = path.name.lower()
-    return next((fmt for fmt, suffixes in SUFFIXES.items() if name.endswith(suffixes)), None)
+    return next((fmt for fmt, entry in LOADERS.items() if entry.suffixes and name.endswith(entry.suffixes)), None)
+
+
+def file_format(path: Path, forced: str | None = None) -> str | None:
+    """The format a file met in a folder is read with: ``forced`` when given, else the one its name says, as its
+    entry's sniffer refines it from the content (a ``.jsonl`` file whose first record has ``_id`` is ``beir``);
+    None for an unknown type."""
+    if forced is not None:
+        return forced
+    fmt = format_from_name(path)
+    return None if fmt is None else LOADERS[fmt].sniffed(path)
 
 
 def dataset_corpus(folder: Path) -> Path | None:
@@ -52,30 +53,14 @@ def dataset_corpus(folder: Path) -> Path | None:
     return corpus
 
 
-def sniff_jsonl(path: Path) -> str:
-    """``beir`` if the first record has ``_id``, ``mldr`` if it has ``docid``, else ``jsonl``.
-
-    Reads at most the first MiB; anything unreadable is left to the loader to report (``jsonl``).
-    """
-    try:
-        with open_binary(path) as stream:
-            line = b""
-            while not line.strip():
-                line = stream.readline(SNIFF_BYTES)
-                if not line:
-                    return "jsonl"
-        first = json.loads(line.removeprefix(codecs.BOM_UTF8).decode("utf-8", errors="replace"))
-    except (OSError, ValueError, *_GZIP_ERRORS):
-        return "jsonl"
-    if isinstance(first, dict) and "_id" in first:
-        return "beir"
-    if isinstance(first, dict) and "docid" in first:
-        return "mldr"
-    return "jsonl"
+def corpus_format(corpus: Path) -> str:
+    """The format of a dataset folder's corpus (``beir``, ``mldr`` or ``jsonl``, from its first record)."""
+    return file_format(corpus) or "jsonl"
 
 
 def detect_format(path: Path) -> str:
-    """The loader for ``path``: ``beir``, ``mldr``, ``jsonl``, ``parquet``, ``text``, ``pdf`` or ``folder``.
+    """The loader for ``path``: a format of ``LOADERS`` (``beir``, ``mldr``, ``jsonl``, ``parquet``, ``text``,
+    ``pdf``...) or ``folder``.
 
     A BEIR/MLDR dataset folder reports its corpus's format; any other folder is ``folder`` (its
     files are detected one by one). Raises ``FileNotFoundError`` for a missing path and
@@ -85,15 +70,15 @@ def detect_format(path: Path) -> str:
     must_exist(path)
     if path.is_dir():
         corpus = dataset_corpus(path)
-        return sniff_jsonl(corpus) if corpus else "folder"
-    fmt = format_from_name(path)
+        return corpus_format(corpus) if corpus else "folder"
+    fmt = file_format(path)
     if fmt is None:
         suffix = "".join(path.suffixes[-2:]) or "no extension"
         raise UnsupportedFormat(
-            f"{path}: unsupported file type ({suffix}). Supported: {SUPPORTED_HELP}. "
+            f"{path}: unsupported file type ({suffix}). Supported: {supported_help()}. "
             "To read it anyway, force a loader with LoadOptions(fmt=...)."
         )
-    return sniff_jsonl(path) if fmt == "jsonl" else fmt
+    return fmt
 
 
 def walk_files(root: Path, datasets: bool) -> list[Path]:

@@ -1,4 +1,4 @@
-"""``iter_documents``: check the paths, then stream every file through the loader for its format."""
+"""``iter_documents``: check the paths, then stream every file through the loader for its format (``LOADERS``)."""
 
 from __future__ import annotations
 
@@ -9,37 +9,26 @@ from pathlib import Path
 
 from rag.loaders.detect import (
     CORPUS_NAMES,
+    corpus_format,
     dataset_corpus,
     detect_format,
-    format_from_name,
+    file_format,
     must_exist,
-    sniff_jsonl,
     walk_files,
 )
-from rag.loaders.fields import FieldSpec
-from rag.loaders.jsonl import iter_jsonl
-from rag.loaders.options import SUPPORTED_HELP, LoadOptions
-from rag.loaders.parquet import iter_parquet
-from rag.loaders.pdf import load_pdf
-from rag.loaders.text import load_text
+from rag.loaders.options import LOADERS, LoadOptions, supported_help
 from rag.records import Document, LoadProblem
 
 Record = Document | LoadProblem
 
 
 def _load_file(path: Path, fmt: str, doc_id: str, options: LoadOptions) -> Iterator[Record]:
-    """One file through one loader; an OS error while reading it becomes a ``LoadProblem``."""
+    """One file through its format's loader (``LOADERS``); an OS error while reading it becomes a ``LoadProblem``."""
     try:
-        if fmt in ("beir", "mldr", "jsonl"):
-            yield from iter_jsonl(path, FieldSpec.for_format(fmt, options))
-        elif fmt == "parquet":
-            yield from iter_parquet(path, FieldSpec.for_format(fmt, options))
-        elif fmt == "text":
-            yield from load_text(path, doc_id, options.encoding_fallbacks)
-        elif fmt == "pdf":
-            yield from load_pdf(path, doc_id, options.pdf_password)
-        else:  # unreachable: formats are checked by LoadOptions and detect_format
+        entry = LOADERS.get(fmt)
+        if entry is None:  # unreachable: formats are checked by LoadOptions and detect_format
             raise ValueError(f"no loader for format {fmt!r}")
+        yield from entry.loader()(path, doc_id, options)
     except OSError as err:
         yield LoadProblem(str(path), f"cannot read the file ({err.strerror or err}); file skipped")
 
@@ -48,14 +37,12 @@ def _walk(root: Path, options: LoadOptions) -> Iterator[Record]:
     """Every file under ``root`` in sorted order; ids of text/PDF files are their paths relative to ``root``."""
     forced = None if options.fmt == "auto" else options.fmt
     for path in walk_files(root, datasets=forced is None):
-        fmt = forced or format_from_name(path)
+        fmt = file_format(path, forced)
         if fmt is None:
             yield LoadProblem(
-                str(path), f"skipped: unsupported file type in a folder. Supported: {SUPPORTED_HELP}", level="warning"
+                str(path), f"skipped: unsupported file type in a folder. Supported: {supported_help()}", level="warning"
             )
             continue
-        if fmt == "jsonl" and forced is None:
-            fmt = sniff_jsonl(path)
         yield from _load_file(path, fmt, path.relative_to(root).as_posix(), options)
 
 
@@ -63,14 +50,15 @@ def _plan(root: Path, options: LoadOptions) -> tuple[Path, str]:
     """``(path, format)`` for one given path; format ``folder`` means walk it. Raises on bad input."""
     must_exist(root)
     if root.is_dir():
-        if options.fmt in ("beir", "mldr"):
+        forced = LOADERS.get(options.fmt)
+        if forced is not None and forced.dataset:
             corpus = next((root / n for n in CORPUS_NAMES if (root / n).is_file()), None)
             if corpus is None:
                 reason = f"a {options.fmt} folder holds its documents in {' or '.join(CORPUS_NAMES)}"
                 raise FileNotFoundError(errno.ENOENT, reason, str(root))
             return corpus, options.fmt
         corpus = dataset_corpus(root) if options.fmt == "auto" else None
-        return (corpus, sniff_jsonl(corpus)) if corpus else (root, "folder")
+        return (corpus, corpus_format(corpus)) if corpus else (root, "folder")
     return root, detect_format(root) if options.fmt == "auto" else options.fmt
 
 

@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from rag.loaders.fields import FieldSpec, record_to_document
+from rag.loaders.options import LoadOptions
 from rag.records import Document, LoadProblem
 
 GZIP_MAGIC = b"\x1f\x8b"
+SNIFF_BYTES = 1 << 20
 _GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
 
@@ -83,3 +85,40 @@ def iter_jsonl(path: Path, spec: FieldSpec) -> Iterator[Document | LoadProblem]:
             "Download or compress the file again.",
             line_no + 1,
         )
+
+
+def load_beir(path: Path, doc_id: str, options: LoadOptions) -> Iterator[Document | LoadProblem]:
+    """A BEIR ``corpus.jsonl``: ids in ``_id`` (the ``beir`` entry of ``LOADERS``)."""
+    return iter_jsonl(path, FieldSpec.for_format("beir", options))
+
+
+def load_mldr(path: Path, doc_id: str, options: LoadOptions) -> Iterator[Document | LoadProblem]:
+    """An MLDR ``corpus.jsonl.gz``: ids in ``docid`` (the ``mldr`` entry of ``LOADERS``)."""
+    return iter_jsonl(path, FieldSpec.for_format("mldr", options))
+
+
+def load_jsonl(path: Path, doc_id: str, options: LoadOptions) -> Iterator[Document | LoadProblem]:
+    """Any JSON lines file, fields from ``options`` or the usual names (the ``jsonl`` entry of ``LOADERS``)."""
+    return iter_jsonl(path, FieldSpec.for_format("jsonl", options))
+
+
+def sniff_jsonl(path: Path) -> str:
+    """``beir`` if the first record has ``_id``, ``mldr`` if it has ``docid``, else ``jsonl``.
+
+    Reads at most the first MiB; anything unreadable is left to the loader to report (``jsonl``).
+    """
+    try:
+        with open_binary(path) as stream:
+            line = b""
+            while not line.strip():
+                line = stream.readline(SNIFF_BYTES)
+                if not line:
+                    return "jsonl"
+        first = json.loads(line.removeprefix(codecs.BOM_UTF8).decode("utf-8", errors="replace"))
+    except (OSError, ValueError, *_GZIP_ERRORS):
+        return "jsonl"
+    if isinstance(first, dict) and "_id" in first:
+        return "beir"
+    if isinstance(first, dict) and "docid" in first:
+        return "mldr"
+    return "jsonl"

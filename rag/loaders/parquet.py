@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.loaders.fields import FieldSpec, record_to_document
+from rag.loaders.options import LoadOptions
 from rag.records import Document, LoadProblem
 
 BATCH_ROWS = 1024
@@ -91,3 +92,8 @@ def iter_parquet(path: Path, spec: FieldSpec, batch_rows: int = BATCH_ROWS) -> I
                     yield record_to_document(record, resolved, source, row, where="row")
         except (pa.ArrowException, OSError) as err:
             yield LoadProblem(source, f"Parquet read failed after row {row} ({err}); rows before were loaded", row + 1)
+
+
+def load_parquet(path: Path, doc_id: str, options: LoadOptions) -> Iterator[Document | LoadProblem]:
+    """The ``parquet`` entry of ``LOADERS``: columns from ``options`` or the usual names."""
+    return iter_parquet(path, FieldSpec.for_format("parquet", options))

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from rag.loaders.options import LoadOptions
 from rag.loaders.pdf_text import repair_pages
 from rag.loaders.text import normalize_newlines
 from rag.records import Document, LoadProblem, PageSpan
@@ -143,3 +144,8 @@ def load_pdf(path: Path, doc_id: str, password: str | None) -> Iterator[Document
         source=source,
         pages=spans,
     )
+
+
+def load_pdf_file(path: Path, doc_id: str, options: LoadOptions) -> Iterator[Document | LoadProblem]:
+    """The ``pdf`` entry of ``LOADERS``: ``load_pdf`` with the options' password."""
+    return load_pdf(path, doc_id, options.pdf_password)

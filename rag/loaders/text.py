@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rag.loaders.binary import binary_reason
+from rag.loaders.options import LoadOptions
 from rag.records import Document, LoadProblem
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
@@ -120,3 +121,8 @@ def load_text(path: Path, doc_id: str, fallbacks: tuple[str, ...]) -> Iterator[D
     yield Document(
         id=doc_id, text=text, title=title_from_text(text, markdown), metadata={"path": source}, source=source
     )
+
+
+def load_text_file(path: Path, doc_id: str, options: LoadOptions) -> Iterator[Document | LoadProblem]:
+    """The ``text`` entry of ``LOADERS``: ``load_text`` with the options' encoding fallbacks."""
+    return load_text(path, doc_id, options.encoding_fallbacks)
