@@ -32,6 +32,7 @@ import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
 from core.errors import UserError
+from core.records import IngestOutcome, OutcomeStatus
 from indexers.analyzer import Analyzer
 from indexers.analyzers import MultilingualAnalyzer, analyzer_from_dict
 from indexers.analyzers.table import normalize_language
@@ -108,6 +109,26 @@ class IngestSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def count(self, out: IngestOutcome) -> None:
+        """Count one outcome (what is committed, ``indexed`` and ``passages``, is counted at each commit)."""
+        if not out.is_document:
+            if out.status == "warning":
+                self.load_warnings += 1
+            else:
+                self.load_errors += 1
+            return
+        self.read += 1
+        if out.status == "unchanged":
+            self.unchanged += 1
+        if out.replaced:
+            self.replaced += 1
+        if out.rule is not None:
+            self.dropped[out.rule] = self.dropped.get(out.rule, 0) + 1
+        if out.rule == "exact_duplicate":
+            self.exact_duplicates += 1
+        elif out.rule == "near_duplicate":
+            self.near_duplicates += 1
 
 
 def content_hash(doc: Document) -> bytes:
@@ -192,24 +213,37 @@ def _analyzer(spec: str) -> Analyzer | MultilingualAnalyzer:
 
 
 def prepare_documents(
-    docs: Sequence[Document], settings: IngestSettings, hasher: MinHasher, analyzer: str | None = None
+    docs: Sequence[Document], settings: IngestSettings, hasher: MinHasher, analyzer: str | None = None, *,
+    transfer: bool = True,
 ) -> list[PreparedDoc]:
-    """``prepare_document`` over a chunk, passages included: what a worker process runs. With ``analyzer`` (the
-    index's BM25 ``Analyzer.to_dict()`` as JSON) it also counts the raw tokens BM25 needs for each kept document.
+    """``prepare_document`` over a chunk: what ingest runs, in its worker processes (``transfer``) or in its own.
+    With ``analyzer`` (the index's BM25 ``Analyzer.to_dict()`` as JSON) it also counts the raw tokens BM25 needs
+    for each kept document.
 
-    Results travel back between processes, so they are slimmed (see ``_slim``/``_unslim``): a text that cleaning
-    left unchanged is not sent back, and passages travel as spans, not as copies of their text.
+    With ``transfer`` the passages are split here (a worker's work) and the results, which travel back between
+    processes, are slimmed (see ``_slim``/``_unslim``): a text that cleaning left unchanged is not sent back, and
+    passages travel as spans, not as copies of their text. Without it passages are left for later (only kept
+    documents need them) and nothing is slimmed.
     """
-    out = [prepare_document(d, settings, hasher, True) for d in docs]
+    out = [prepare_document(d, settings, hasher, transfer) for d in docs]
+    if not transfer and analyzer is None:
+        return out
     if analyzer is not None:
         an = _analyzer(analyzer)
         out = [p if p.verdict is not None else dataclasses.replace(p, raw_counts=raw_counts(p.doc, an, settings))
                for p in out]
-    return [_slim(p, d) for p, d in zip(out, docs)]
+    return [_slim(p, d) for p, d in zip(out, docs)] if transfer else out
 
 
 #: what ``Ingestor._precheck`` passes on: (content hash, (docno, hash) known in the index, duplicate record)
 _Pre = tuple[bytes, 'tuple[int, bytes] | None', 'DuplicateRecord | None']
+#: a record on its way through ``Ingestor.feed``: its document (None for a load problem) with its outcome when
+#: decided before preparation, else what ``_precheck`` passes on
+_Item = tuple['Document | None', '_Pre | IngestOutcome']
+
+
+def _dropped(doc: Document, rule: str, detail: str = "") -> IngestOutcome:
+    return IngestOutcome(doc.id, "dropped", rule, detail, source=doc.source)
 
 
 def _slim(p: PreparedDoc, original: Document) -> PreparedDoc:
@@ -292,6 +326,7 @@ class Ingestor:
         self._cursor = (0, 0)  # (document in buffer, passage) of the first passage not encoded yet
         self._unencoded = 0
         self.pending_deletes: list[int] = []
+        self._on_outcome: Callable[[IngestOutcome], None] | None = None
         self.report = _Report(writer.folder.path)
         self.summary.report = str(self.report.path)
         self._t0 = time.perf_counter()
@@ -315,29 +350,124 @@ class Ingestor:
         return keys, sigs
 
     # -- per record -------------------------------------------------------------------------------------------
-    def feed(self, records: Iterable[Document | LoadProblem]) -> None:
-        if self.executor is not None:
-            self._feed_parallel(records)
-            return
-        for rec in records:
-            if isinstance(rec, LoadProblem):
-                self._problem(rec)
-                continue
-            for doc in self._parts(rec):
-                self.summary.read += 1
-                self._document(doc)
-                self._after_document()
+    def add(self, record: Document | LoadProblem) -> list[IngestOutcome]:
+        """Feed one record and return what became of it, decided before this returns (committed by the next flush
+        or ``finish``): one outcome; one per part for a document split at ``max_doc_chars``."""
+        got: list[IngestOutcome] = []
+        self.feed([record], on_outcome=got.append)
+        return got
 
-    def _parts(self, doc: Document) -> list[Document]:
-        """``[doc]``, or its parts when it is over ``max_doc_chars`` (none when such documents are dropped)."""
+    def feed(self, records: Iterable[Document | LoadProblem],
+             on_outcome: Callable[[IngestOutcome], None] | None = None) -> None:
+        """Decide every record: each document (each part of a split one) and each load problem gets one
+        :class:`IngestOutcome`, in input order, whatever the executor. An outcome is counted in ``summary``, its
+        drop or problem written to the report, then passed to ``on_outcome``.
+
+        Documents are prepared (cleaned, checked, fingerprinted: ``prepare_documents``) one at a time in this
+        process, or in the executor's workers in chunks of ``PARALLEL_CHUNK`` with several chunks in flight. The
+        checks that need no preparation (ids, unchanged content) run as documents are read; an outcome they decide
+        waits for the documents before it, and the decisions that depend on earlier documents (replace, dedupe,
+        keep) are taken in input order, so every decision equals the one-process one."""
+        self._on_outcome = on_outcome
+        try:
+            self._feed(records)
+        finally:
+            self._on_outcome = None
+
+    def _feed(self, records: Iterable[Document | LoadProblem]) -> None:
+        parallel = self.executor is not None
+        analyzer: str | None = None
+        if parallel:
+            # enough chunks in flight to keep the workers busy while this process commits a batch (seconds)
+            in_flight = max(2 * getattr(self.executor, "_max_workers", 2) + 1,
+                            PARALLEL_IN_FLIGHT_DOCS // PARALLEL_CHUNK)
+            chunk_size = PARALLEL_CHUNK
+            bm25 = self.writer.components.get("bm25")
+            analyzer = json.dumps(bm25.analyzer.to_dict(), sort_keys=True) if bm25 is not None else None
+        else:
+            in_flight, chunk_size = 1, 1
+        waiting = 0  # records read whose outcome is not out yet
+
+        def tasks() -> Iterator[tuple[list[_Item], partial]]:
+            """Chunks of records (read, split and prechecked in input order, as they are needed) with the call
+            that prepares the ones the prechecks left undecided."""
+            nonlocal waiting
+            items: list[_Item] = []
+            todo = 0
+            for rec in records:
+                for doc, early in self._early(rec):
+                    if isinstance(early, IngestOutcome) and waiting == 0:
+                        self._done(early)  # nothing before it is undecided
+                        continue
+                    items.append((doc, early))
+                    waiting += 1
+                    todo += not isinstance(early, IngestOutcome)
+                    if todo >= chunk_size or len(items) >= PARALLEL_IN_FLIGHT_DOCS:
+                        yield items, self._prepare_call(items, analyzer, parallel)
+                        items, todo = [], 0
+            if items:
+                yield items, self._prepare_call(items, analyzer, parallel)
+
+        results = ordered_map(tasks(), executor=self.executor, in_flight=in_flight)
+        while True:
+            try:
+                items, prepared = next(results)
+            except StopIteration:
+                return
+            except BrokenProcessPool as exc:
+                raise RuntimeError(
+                    "an ingest worker process died (nothing of this batch was committed; earlier commits are intact). "
+                    "Either it ran out of memory, or ingest(workers>1) was called from a script without the "
+                    "`if __name__ == '__main__':` guard that multiprocessing needs to start workers. Fix that, or "
+                    "ingest with workers=1 (--workers 1)."
+                ) from exc
+            ready = iter(prepared)
+            for doc, early in items:
+                waiting -= 1
+                if isinstance(early, IngestOutcome):
+                    self._done(early)
+                else:
+                    assert doc is not None  # only documents are prepared
+                    self._done(self._apply(doc, *early, _unslim(next(ready), doc)))
+
+    def _prepare_call(self, items: list[_Item], analyzer: str | None, transfer: bool) -> partial:
+        docs = [d for d, early in items if d is not None and not isinstance(early, IngestOutcome)]
+        return partial(prepare_documents, docs, self.settings, self.deduper.hasher, analyzer, transfer=transfer)
+
+    def _early(self, rec: Document | LoadProblem) -> Iterator[_Item]:
+        """A record's documents, each with its outcome when the checks that need no preparation decide it, else
+        what ``_apply`` needs; a load problem has its outcome at once."""
+        if isinstance(rec, LoadProblem):
+            yield None, self._problem(rec)
+            return
+        parts = self._parts(rec)
+        if isinstance(parts, IngestOutcome):
+            yield rec, parts
+            return
+        for doc in parts:
+            yield doc, self._precheck(doc)
+
+    def _done(self, out: IngestOutcome) -> None:
+        """An outcome, in input order: counted, reported, passed on; then maybe a commit, and progress."""
+        self.summary.count(out)
+        if out.status in ("dropped", "duplicate"):
+            self.report.write("drop", **asdict(Drop(out.doc_id, out.rule or "", out.detail, out.source,
+                                                    out.duplicate_of)))
+        elif not out.is_document:
+            self.report.write("load_" + out.status, source=out.source, line=out.line, message=out.detail)
+        if self._on_outcome is not None:
+            self._on_outcome(out)
+        self._after_document()
+
+    def _parts(self, doc: Document) -> list[Document] | IngestOutcome:
+        """``[doc]``, or its parts when it is over ``max_doc_chars`` (a ``too_long`` drop when such documents are
+        dropped)."""
         limit = self.settings.max_doc_chars
         if len(doc.text) <= limit:
             return [doc]
         if self.settings.long_documents == "drop":
-            self.summary.read += 1
-            self._drop(doc, "too_long", f"{len(doc.text):,} characters; the limit is {limit:,} ({self.limit_name}): "
-                       "split the document, or raise the limit")
-            return []
+            return _dropped(doc, "too_long", f"{len(doc.text):,} characters; the limit is {limit:,} "
+                            f"({self.limit_name}): split the document, or raise the limit")
         parts = split_document(doc, limit)
         self.summary.split += 1
         self.report.write("split", doc_id=doc.id, source=doc.source, characters=len(doc.text), parts=len(parts),
@@ -355,112 +485,43 @@ class Ingestor:
         if self.progress is not None:
             self.progress(self.summary)
 
-    def _feed_parallel(self, records: Iterable[Document | LoadProblem]) -> None:
-        """``feed`` with ``prepare_documents`` in the executor's workers: chunks of ``PARALLEL_CHUNK`` documents,
-        several chunks in flight, results applied in input order (so every decision equals the serial path's)."""
-        # enough chunks in flight to keep the workers busy while this process commits a batch (seconds)
-        limit = max(2 * getattr(self.executor, "_max_workers", 2) + 1, PARALLEL_IN_FLIGHT_DOCS // PARALLEL_CHUNK)
-        bm25 = self.writer.components.get("bm25")
-        analyzer = json.dumps(bm25.analyzer.to_dict(), sort_keys=True) if bm25 is not None else None
-
-        def tasks() -> Iterator[tuple[list[tuple[Document, _Pre]], partial]]:
-            """Chunks of prechecked documents (read, counted and prechecked in input order, as they are needed)."""
-            chunk: list[tuple[Document, _Pre]] = []
-            for rec in records:
-                if isinstance(rec, LoadProblem):
-                    self._problem(rec)
-                    continue
-                for doc in self._parts(rec):
-                    self.summary.read += 1
-                    pre = self._precheck(doc)
-                    if pre is not None:
-                        chunk.append((doc, pre))
-                    elif self.progress is not None:
-                        self.progress(self.summary)
-                    if len(chunk) >= PARALLEL_CHUNK:
-                        yield chunk, self._prepare_call(chunk, analyzer)
-                        chunk = []
-            if chunk:
-                yield chunk, self._prepare_call(chunk, analyzer)
-
-        results = ordered_map(tasks(), executor=self.executor, in_flight=limit)
-        while True:
-            try:
-                items, prepared = next(results)
-            except StopIteration:
-                return
-            except BrokenProcessPool as exc:
-                raise RuntimeError(
-                    "an ingest worker process died (nothing of this batch was committed; earlier commits are intact). "
-                    "Either it ran out of memory, or ingest(workers>1) was called from a script without the "
-                    "`if __name__ == '__main__':` guard that multiprocessing needs to start workers. Fix that, or "
-                    "ingest with workers=1 (--workers 1)."
-                ) from exc
-            for (doc, pre), prep in zip(items, prepared):
-                self._apply(doc, *pre, _unslim(prep, doc))
-                self._after_document()
-
-    def _prepare_call(self, chunk: list[tuple[Document, tuple]], analyzer: str | None) -> partial:
-        return partial(prepare_documents, [d for d, _ in chunk], self.settings, self.deduper.hasher, analyzer)
-
-    def _problem(self, p: LoadProblem) -> None:
+    @staticmethod
+    def _problem(p: LoadProblem) -> IngestOutcome:
         if p.rule is not None:  # a document the loader refused (a binary file): a drop with its own rule
-            self.summary.read += 1
-            self._drop(Document(p.doc_id or p.source, "", source=p.source), p.rule, p.message)
-            return
-        level = getattr(p, "level", "error")
-        if level == "warning":
-            self.summary.load_warnings += 1
-        else:
-            self.summary.load_errors += 1
-        self.report.write("load_" + level, source=p.source, line=p.line, message=p.message)
+            return IngestOutcome(p.doc_id or p.source, "dropped", p.rule, p.message, source=p.source)
+        status: OutcomeStatus = "warning" if getattr(p, "level", "error") == "warning" else "error"
+        return IngestOutcome(p.doc_id or "", status, None, p.message, source=p.source, line=p.line)
 
-    def _drop(self, doc: Document, rule: str, detail: str = "", duplicate_of: str | None = None) -> None:
-        d = Drop(doc.id, rule, detail, doc.source, duplicate_of)
-        self.summary.dropped[rule] = self.summary.dropped.get(rule, 0) + 1
-        self.report.write("drop", **asdict(d))
-
-    def _precheck(self, doc: Document) -> _Pre | None:
+    def _precheck(self, doc: Document) -> _Pre | IngestOutcome:
         """The checks that need no cleaning: a repeated id in this run, or content unchanged since the index
         has it (as a document or as a recorded duplicate). Returns ``(content hash, known, duplicate record)``
-        for a document to prepare, or None when it is done with."""
+        for a document to prepare, or its outcome when it is done with."""
         problem = id_problem(doc.id)
         if problem is not None:
-            self._drop(doc, "invalid_id", problem)
-            return None
+            return _dropped(doc, "invalid_id", problem)
         if doc.id in self.seen:
-            self._drop(doc, "duplicate_id", "the same id appeared earlier in this run; the first one was kept")
-            return None
+            return _dropped(doc, "duplicate_id", "the same id appeared earlier in this run; the first one was kept")
         self.seen.add(doc.id)
         h = content_hash(doc)
         known = self.known.get(doc.id)
         if known is not None and known[1] == h:
-            self.summary.unchanged += 1
-            return None
+            return IngestOutcome(doc.id, "unchanged", source=doc.source)
         dup = self.writer.duplicates.get(doc.id)
         if dup is not None and dup.content_hash == h:
-            self.summary.unchanged += 1
-            return None
+            return IngestOutcome(doc.id, "unchanged", source=doc.source)
         return h, known, dup
 
-    def _document(self, doc: Document) -> None:
-        pre = self._precheck(doc)
-        if pre is not None:
-            self._apply(doc, *pre, prepare_document(doc, self.settings, self.deduper.hasher, False))
-
     def _apply(self, doc: Document, h: bytes, known: tuple[int, bytes] | None, dup: DuplicateRecord | None,
-               prep: PreparedDoc) -> None:
+               prep: PreparedDoc) -> IngestOutcome:
         """The decisions that depend on the documents before this one (in input order): replace, dedupe, keep."""
         s = self.settings
         if prep.verdict is not None:
-            self._drop(doc, *prep.verdict)
-            return
+            return _dropped(doc, *prep.verdict)
         assert prep.exact_key is not None and prep.signature is not None
         if known is not None:  # a changed document replaces the old one in the same commit
             self.pending_deletes.append(known[0])
             self.deduper.remove(doc.id)
             del self.known[doc.id]
-            self.summary.replaced += 1
         if dup is not None:
             del self.writer.duplicates[doc.id]
         res = self.deduper.match(prep.exact_key, prep.signature)
@@ -469,12 +530,8 @@ class Ingestor:
             rule = f"{res.kind}_duplicate"
             sim = 1.0 if res.kind == "exact" else float(res.similarity or 0.0)
             self.writer.record_duplicate(DuplicateRecord(doc.id, res.duplicate_of, rule, sim, h, doc.source))
-            if res.kind == "exact":
-                self.summary.exact_duplicates += 1
-            else:
-                self.summary.near_duplicates += 1
-            self._drop(doc, rule, f"similarity {sim:.3f}", res.duplicate_of)
-            return
+            return IngestOutcome(doc.id, "duplicate", rule, f"similarity {sim:.3f}", res.duplicate_of, sim,
+                                 doc.source, replaced=known is not None)
         passages = prep.passages if prep.passages is not None else document_passages(prep.doc, s)
         if self.encode is None:  # nothing reads passage texts after this point: the store keeps spans only
             for p in passages:
@@ -486,6 +543,8 @@ class Ingestor:
         self.buffer.append(StoredDoc(prep.doc, h, prep.exact_key, prep.signature, passages, prep.raw_counts, lang))
         self.buffer_chars += len(prep.doc.text)
         self._unencoded += len(passages)
+        return IngestOutcome(doc.id, "replaced" if known is not None else "indexed", source=doc.source,
+                             replaced=known is not None)
 
     # -- encoding, chunk by chunk -----------------------------------------------------------------------------
     def _encode_ready(self, final: bool) -> None:
