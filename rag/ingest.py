@@ -18,13 +18,12 @@ import logging
 import os
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,23 +32,26 @@ from pydantic import BaseModel, Field, field_validator
 
 from core.errors import UserError
 from core.records import IngestOutcome, OutcomeStatus
-from indexers.analyzer import Analyzer
-from indexers.analyzers import MultilingualAnalyzer, analyzer_from_dict
 from indexers.analyzers.table import normalize_language
 from indexers.docstore import StoredDoc
 from indexers.writer import DuplicateRecord, IndexWriter
-from rag.clean import QualityRules, check_quality, normalize_text
-from rag.dedupe import Deduper, MinHasher, document_fingerprint
+from rag.clean import QualityRules
+from rag.dedupe import Deduper
 from rag.doc_parts import split_document
 from rag.loaders import LoadOptions, iter_documents
-from rag.passages import split_passages
-from rag.prepare import ordered_map
-from rag.records import Document, Drop, LoadProblem, Passage, id_problem, lexical_text
+from rag.prepare import (
+    PARALLEL_CHUNK,
+    PreparedDoc,
+    document_language,
+    document_passages,
+    ordered_map,
+    prepare_documents,
+    unslim,
+)
+from rag.records import Document, Drop, LoadProblem, id_problem
 
 log = logging.getLogger(__name__)
 
-#: documents per task sent to the worker processes of ``ingest(..., workers=N)``
-PARALLEL_CHUNK = 32
 #: documents prepared ahead of the main process at most (about 50 KB each in flight for MLDR-length documents)
 PARALLEL_IN_FLIGHT_DOCS = 1024
 
@@ -140,101 +142,6 @@ def content_hash(doc: Document) -> bytes:
     return h.digest()
 
 
-def page_passages(doc: Document) -> list[Passage]:
-    """One passage per PDF page (the unit a page-image encoder embeds)."""
-    return [
-        Passage(doc.id, i, span.start, span.end, doc.text[span.start : span.end], span.page)
-        for i, span in enumerate(doc.pages or [])
-    ]
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedDoc:
-    """What one document becomes without looking at any other: cleaned, checked, fingerprinted, maybe split.
-
-    ``verdict`` is the quality rule that drops it (then nothing else is set); ``passages`` is None when the
-    split was left for later (only kept documents need it)."""
-
-    doc: Document
-    verdict: tuple[str, str] | None = None
-    exact_key: bytes | None = None
-    signature: np.ndarray | None = None
-    passages: list[Passage] | None = None
-    raw_counts: dict[str, int] | None = None  # BM25's raw token counts of the lexical text (workers only)
-    spans: tuple[bool, list[tuple[int, int, int | None]]] | None = None  # passages in transit (see _slim)
-
-
-#: metadata fields that name a document's language (the first one present wins)
-LANG_FIELDS = ("lang", "language")
-
-
-def document_language(doc: Document, settings: IngestSettings) -> str | None:
-    """The language a document is analyzed in: its metadata's ``lang``/``language``, else ``settings.lang``, else
-    None (the analyzer detects it)."""
-    for key in LANG_FIELDS:
-        value = doc.metadata.get(key) if doc.metadata else None
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return settings.lang
-
-
-def raw_counts(doc: Document, analyzer: Any, settings: IngestSettings) -> dict[str, int]:
-    """BM25's raw token counts of ``doc``'s lexical text, analyzed in the document's language."""
-    return dict(Counter(analyzer.raw_tokens(lexical_text(doc), document_language(doc, settings))))
-
-
-def document_passages(doc: Document, settings: IngestSettings) -> list[Passage]:
-    if settings.page_passages and doc.pages:
-        return page_passages(doc)
-    return split_passages(doc, settings.passage_size, settings.passage_overlap)
-
-
-def prepare_document(doc: Document, settings: IngestSettings, hasher: MinHasher, passages: bool) -> PreparedDoc:
-    """Clean ``doc`` (text and title), apply the quality rules, fingerprint title + text, and split into passages
-    when ``passages``. A pure function of the document: worker processes run it (``prepare_documents``)."""
-    text = normalize_text(doc.text)
-    title = normalize_text(doc.title) if doc.title else ""
-    if doc.pages is not None and text != doc.text:
-        # page spans index the original text: keep the text as loaded (it is already clean per page)
-        text = doc.text
-    verdict = check_quality(text, settings.quality)
-    if verdict is not None:
-        return PreparedDoc(doc, verdict)
-    clean = Document(doc.id, text, title, doc.metadata, doc.source, doc.pages)
-    key, words = document_fingerprint(clean.title, clean.text)  # exact key: the text alone; MinHash: title too
-    return PreparedDoc(clean, None, key, hasher.signature_of_words(words),
-                       document_passages(clean, settings) if passages else None)
-
-
-@lru_cache(maxsize=4)
-def _analyzer(spec: str) -> Analyzer | MultilingualAnalyzer:
-    """One analyzer per settings in a worker process (its word cache then lives across chunks)."""
-    return analyzer_from_dict(json.loads(spec))
-
-
-def prepare_documents(
-    docs: Sequence[Document], settings: IngestSettings, hasher: MinHasher, analyzer: str | None = None, *,
-    transfer: bool = True,
-) -> list[PreparedDoc]:
-    """``prepare_document`` over a chunk: what ingest runs, in its worker processes (``transfer``) or in its own.
-    With ``analyzer`` (the index's BM25 ``Analyzer.to_dict()`` as JSON) it also counts the raw tokens BM25 needs
-    for each kept document.
-
-    With ``transfer`` the passages are split here (a worker's work) and the results, which travel back between
-    processes, are slimmed (see ``_slim``/``_unslim``): a text that cleaning left unchanged is not sent back, and
-    passages travel as spans, not as copies of their text. Without it passages are left for later (only kept
-    documents need them) and nothing is slimmed.
-    """
-    out = [prepare_document(d, settings, hasher, transfer) for d in docs]
-    if not transfer and analyzer is None:
-        return out
-    if analyzer is not None:
-        an = _analyzer(analyzer)
-        out = [p if p.verdict is not None else dataclasses.replace(p, raw_counts=raw_counts(p.doc, an, settings))
-               for p in out]
-    return [_slim(p, d) for p, d in zip(out, docs)] if transfer else out
-
-
 #: what ``Ingestor._precheck`` passes on: (content hash, (docno, hash) known in the index, duplicate record)
 _Pre = tuple[bytes, 'tuple[int, bytes] | None', 'DuplicateRecord | None']
 #: a record on its way through ``Ingestor.feed``: its document (None for a load problem) with its outcome when
@@ -244,25 +151,6 @@ _Item = tuple['Document | None', '_Pre | IngestOutcome']
 
 def _dropped(doc: Document, rule: str, detail: str = "") -> IngestOutcome:
     return IngestOutcome(doc.id, "dropped", rule, detail, source=doc.source)
-
-
-def _slim(p: PreparedDoc, original: Document) -> PreparedDoc:
-    if p.verdict is not None or p.passages is None:
-        return p
-    spans = [(q.start, q.end, q.page) for q in p.passages]
-    same = p.doc.text == original.text and p.doc.title == original.title
-    doc = Document(p.doc.id, "", "", {}, "", None) if same else p.doc
-    return dataclasses.replace(p, doc=doc, passages=None, spans=(same, spans))
-
-
-def _unslim(p: PreparedDoc, original: Document) -> PreparedDoc:
-    """The ``PreparedDoc`` that ``_slim`` made smaller, rebuilt in the main process."""
-    if p.spans is None:
-        return p
-    same, spans = p.spans
-    doc = original if same else p.doc
-    passages = [Passage(doc.id, i, start, end, doc.text[start:end], page) for i, (start, end, page) in enumerate(spans)]
-    return dataclasses.replace(p, doc=doc, passages=passages, spans=None)
 
 
 class _Report:
@@ -428,7 +316,7 @@ class Ingestor:
                     self._done(early)
                 else:
                     assert doc is not None  # only documents are prepared
-                    self._done(self._apply(doc, *early, _unslim(next(ready), doc)))
+                    self._done(self._apply(doc, *early, unslim(next(ready), doc)))
 
     def _prepare_call(self, items: list[_Item], analyzer: str | None, transfer: bool) -> partial:
         docs = [d for d, early in items if d is not None and not isinstance(early, IngestOutcome)]

@@ -306,7 +306,7 @@ def test_workers_count_bm25_tokens_with_the_index_analyzer():
     from indexers.analyzer import Analyzer
     from indexers.bm25 import BM25Index
     from rag.dedupe import MinHasher
-    from rag.ingest import prepare_documents
+    from rag.prepare import prepare_documents
     from rag.records import Document
 
     docs = [Document("a", "The Cats sat on the MAT, the cats!", "Cats"), Document("b", "   ")]
