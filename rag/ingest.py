@@ -287,9 +287,10 @@ class Ingestor:
                     if isinstance(early, IngestOutcome) and waiting == 0:
                         self._done(early)  # nothing before it is undecided
                         continue
-                    items.append((doc, early))
+                    decided = isinstance(early, IngestOutcome)
+                    items.append((None if decided else doc, early))  # a decided one waits without its text
                     waiting += 1
-                    todo += not isinstance(early, IngestOutcome)
+                    todo += not decided
                     if todo >= chunk_size or len(items) >= PARALLEL_IN_FLIGHT_DOCS:
                         yield items, self._prepare_call(items, analyzer, parallel)
                         items, todo = [], 0
