@@ -1,25 +1,22 @@
 """Writes through the API: the CLI's pipeline (:class:`rag.ingest.Ingestor` on an :class:`IndexWriter`), with
 what happened to each document.
 
-Documents are fed one at a time and the ingestor's public summary counters are compared before and after,
-so every input gets an outcome: ``indexed``, ``replaced`` (a changed document under a known id), ``unchanged``,
-``dropped`` (with the quality rule) or ``duplicate`` (with ``duplicate_of``). Drop details come from the run's
-ingest report. Nothing is acknowledged before :meth:`Ingestor.finish` has committed.
+Documents are fed one at a time (``Ingestor.add``) and each one's typed outcome (``core.records.IngestOutcome``)
+becomes its result: ``indexed``, ``replaced`` (a changed document under a known id), ``unchanged``, ``dropped``
+(with the rule and its detail) or ``duplicate`` (with ``duplicate_of``). Nothing is acknowledged before
+:meth:`Ingestor.finish` has committed.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.records import Document, IngestOutcome, LoadProblem
 from indexers.writer import IndexWriter
 from rag.ingest import Ingestor, IngestSettings, IngestSummary
-from rag.records import Document, LoadProblem
 from rag.service import IMAGE_PROFILES, make_encode, models_record, new_components
-
-DUPLICATE_RULES = ("exact_duplicate", "near_duplicate")
 
 
 @dataclass
@@ -36,6 +33,10 @@ class Outcome:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def of(cls, o: IngestOutcome) -> Outcome:
+        return cls(o.doc_id, o.status, o.rule, o.detail or None, o.duplicate_of, o.source or None)
+
 
 @dataclass
 class IngestResult:
@@ -49,10 +50,6 @@ class IngestResult:
         for o in self.outcomes:
             c[o.status] += 1
         return c
-
-
-def _snapshot_counters(s: IngestSummary) -> tuple[int, int, dict[str, int]]:
-    return s.unchanged, s.replaced, dict(s.dropped)
 
 
 class BatchIngest:
@@ -108,58 +105,24 @@ class BatchIngest:
         self.writer.close()
 
     def add(self, record: Document | LoadProblem) -> Outcome | None:
-        """Feed one record; returns the document's outcome (None for a load problem, kept in ``problems``)."""
-        if isinstance(record, LoadProblem):
-            self.ingestor.feed([record])
-            if record.rule is not None:  # a document the loader refused (a binary file): dropped, with its rule
-                out = Outcome(record.doc_id or record.source, "dropped", record.rule, record.message,
-                              source=record.source or None)
-                self.outcomes.append(out)
-                return out
+        """Feed one record; returns the document's outcome (None for a load problem, kept in ``problems``).
+
+        A document the loader refused (``LoadProblem.rule``) is a ``dropped`` outcome. The API drops documents
+        over its ``max_doc_chars`` (``too_long``), so a document has one outcome; were it split into parts, each
+        part's outcome is kept and the first returned."""
+        outcomes = self.ingestor.add(record)
+        if isinstance(record, LoadProblem) and record.rule is None:
             self.problems.append(record)
             return None
-        s = self.ingestor.summary
-        unchanged, replaced, dropped = _snapshot_counters(s)
-        self.ingestor.feed([record])
-        out = Outcome(record.id, "indexed", source=record.source or None)
-        if s.unchanged > unchanged:
-            out.status = "unchanged"
-        elif s.dropped != dropped:
-            rule = next(r for r, n in s.dropped.items() if n > dropped.get(r, 0))
-            out.rule = rule
-            if rule in DUPLICATE_RULES:
-                out.status = "duplicate"
-                dup = self.writer.duplicates.get(record.id)
-                out.duplicate_of = dup.duplicate_of if dup is not None else None
-            else:
-                out.status = "dropped"
-        elif s.replaced > replaced:
-            out.status = "replaced"
-        self.outcomes.append(out)
-        return out
+        got = [Outcome.of(o) for o in outcomes]
+        self.outcomes.extend(got)
+        return got[0]
 
     def finish(self) -> IngestResult:
         """Commit what is buffered and return every outcome (acknowledge the client only after this)."""
         summary = self.ingestor.finish()
-        self._attach_details(summary.report)
         version = summary.version or self.writer.version  # nothing new to commit: the version already committed
         return IngestResult(version, self.outcomes, self.problems, summary)
-
-    def _attach_details(self, report: str | None) -> None:
-        """Fill ``detail`` of dropped/duplicate outcomes from the report (drops are written in feed order)."""
-        if not report or not Path(report).is_file():
-            return
-        drops = []
-        with open(report, encoding="utf-8") as f:
-            for line in f:
-                rec = json.loads(line)
-                if rec.get("kind") == "drop":
-                    drops.append(rec)
-        dropped = [o for o in self.outcomes if o.status in ("dropped", "duplicate")]
-        for o, rec in zip(dropped, drops, strict=False):  # equal lengths unless the report was cut short
-            if rec.get("doc_id") == o.id:
-                o.detail = rec.get("detail") or None
-                o.duplicate_of = o.duplicate_of or rec.get("duplicate_of")
 
 
 def delete_document(index: Path, doc_id: str, *, lock_timeout: float = 30.0) -> int | None:

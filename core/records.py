@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(slots=True)
@@ -96,6 +96,45 @@ class Drop:
     detail: str = ""
     source: str = ""
     duplicate_of: str | None = None
+
+
+#: what ingest can decide about a record: ``indexed`` (new id), ``replaced`` (a changed document under a known id),
+#: ``unchanged`` (same content as indexed: skipped), ``dropped`` (a rule: quality, ``too_long``, ``invalid_id``,
+#: ``duplicate_id``, or a loader's refusal), ``duplicate`` (``exact_duplicate``/``near_duplicate`` of a kept
+#: document), ``error`` (a record the loader could not read) or ``warning`` (loaded, but something was off)
+OutcomeStatus = Literal["indexed", "replaced", "unchanged", "dropped", "duplicate", "error", "warning"]
+
+
+@dataclass(slots=True)
+class IngestOutcome:
+    """What ingest decided about one record it read (``rag.ingest.Ingestor`` makes one per document or part of a
+    split document, and one per load problem, in input order); the summary counters, the report's drop and problem
+    lines and the API's per-document results are all built from these.
+
+    ``rule`` names the rule of a ``dropped`` or ``duplicate`` outcome; ``detail`` says why (the measured value
+    against the threshold; a load problem's message); ``duplicate_of`` and ``similarity`` (1.0 for an exact
+    copy) are set for duplicates; ``line`` is a load problem's 1-based line. ``replaced`` is True when an earlier
+    version under this id was deleted (status ``replaced``, or a changed document that is now a duplicate).
+
+    >>> o = IngestOutcome("a", "duplicate", "exact_duplicate", "similarity 1.000", duplicate_of="b", similarity=1.0)
+    >>> o.status, o.duplicate_of, o.is_document
+    ('duplicate', 'b', True)
+    """
+
+    doc_id: str
+    status: OutcomeStatus
+    rule: str | None = None
+    detail: str = ""
+    duplicate_of: str | None = None
+    similarity: float | None = None
+    source: str = ""
+    line: int | None = None
+    replaced: bool = False
+
+    @property
+    def is_document(self) -> bool:
+        """False for a load problem (``error``/``warning``) that is no document."""
+        return self.status not in ("error", "warning")
 
 
 @dataclass(slots=True)

@@ -21,16 +21,15 @@
   e.g. 9 bands of 13 rows for threshold 0.8 at 128 permutations. rensa's own LSH cannot remove keys inserted
   from raw signatures, so banding is done here: a band's key is Python's ``hash`` of its bytes (a key
   collision can only add a candidate, which the similarity check then rejects).
-- ``fingerprint_many``: keys and signatures for a batch, optionally in worker processes (ordered results, so
-  duplicate decisions stay deterministic).
+- Fingerprints of documents in bulk, optionally in worker processes, are ``rag.prepare``'s (the path ingest runs):
+  ordered results, so duplicate decisions stay deterministic.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable, Sequence
-from concurrent.futures import Executor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -46,7 +45,6 @@ __all__ = [
     "band_keys_many",
     "document_fingerprint",
     "exact_key",
-    "fingerprint_many",
     "optimal_lsh_params",
 ]
 
@@ -383,7 +381,7 @@ class Deduper:
         return self.match(key, self.hasher.signature_of_words(words))
 
     def match(self, exact_key: bytes, signature: np.ndarray) -> DedupeResult:
-        """``check`` for a precomputed key and uint32 ``[num_perm]`` signature (see ``fingerprint_many``)."""
+        """``check`` for a precomputed key and uint32 ``[num_perm]`` signature (see ``rag.prepare``)."""
         signature = self._validate_signature(signature)
         same = self._exact.get(exact_key)
         if same:
@@ -506,52 +504,3 @@ class Deduper:
                 "was it made with another num_perm?"
             )
         return self._as_uint32(sig)
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# batches, optionally in worker processes
-# ----------------------------------------------------------------------------------------------------------------
-
-
-def _fingerprint_chunk(
-    texts: Sequence[str], hasher: MinHasher, prepare: Callable[[str], str] | None
-) -> tuple[list[str] | None, list[bytes], np.ndarray]:
-    prepared = [prepare(t) for t in texts] if prepare is not None else list(texts)
-    keys, shingles = [], []
-    for text in prepared:
-        key, words = _analyse(text)
-        keys.append(key)
-        shingles.append(shingle_hashes(words, hasher.shingle_size))
-    sigs = hasher._digest(shingles) if shingles else np.zeros((0, hasher.num_perm), dtype=np.uint32)
-    return (prepared if prepare is not None else None), keys, sigs
-
-
-def fingerprint_many(
-    texts: Sequence[str],
-    hasher: MinHasher,
-    *,
-    prepare: Callable[[str], str] | None = None,
-    executor: Executor | None = None,
-    chunk_size: int = 256,
-) -> tuple[list[str], list[bytes], np.ndarray]:
-    """Exact keys and signatures for a batch: ``(texts, keys, signatures uint32 [n, num_perm])``.
-
-    ``prepare`` (a picklable function such as ``rag.clean.normalize_text``) is applied first and the prepared
-    texts are returned. With an ``executor`` (e.g. ``ProcessPoolExecutor``, owned and shut down by the caller)
-    chunks of ``chunk_size`` texts run in parallel; results keep the input order, so ``Deduper.match`` on them
-    in order gives the same decisions as ``Deduper.check`` on each text.
-    """
-    if chunk_size < 1:
-        raise ValueError(f"chunk_size must be >= 1 (got {chunk_size})")
-    chunks = [texts[i : i + chunk_size] for i in range(0, len(texts), chunk_size)]
-    if executor is None:
-        results = [_fingerprint_chunk(c, hasher, prepare) for c in chunks]
-    else:
-        results = list(executor.map(_fingerprint_chunk, chunks, [hasher] * len(chunks), [prepare] * len(chunks)))
-    out_texts: list[str] = []
-    keys: list[bytes] = []
-    for (prepared, chunk_keys, _), chunk in zip(results, chunks):
-        out_texts.extend(prepared if prepared is not None else chunk)
-        keys.extend(chunk_keys)
-    sigs = np.concatenate([r[2] for r in results]) if results else np.zeros((0, hasher.num_perm), dtype=np.uint32)
-    return out_texts, keys, sigs

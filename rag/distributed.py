@@ -5,7 +5,7 @@ What runs where:
 - **Ray Data reads the inputs**: one read task per input file (folders are walked on the driver, files read in
   parallel), records streamed back in input order (``preserve_order``).
 - **Ray tasks clean, check, fingerprint and split**: chunks of ``PARALLEL_CHUNK`` documents go through
-  :func:`rag.ingest.prepare_documents` (the function ``--workers`` runs in local processes); a failed task is
+  :func:`rag.prepare.prepare_documents` (the function ``--workers`` runs in local processes); a failed task is
   retried (``max_retries``).
 - **The driver decides in input order**: repeated ids, unchanged documents, replacements and the MinHash LSH
   decisions, exactly as :class:`rag.ingest.Ingestor` does for ``--workers`` (signatures come from the tasks), so
@@ -110,7 +110,7 @@ def _call(fn: Callable[[], Any]) -> Any:
 
 class RayExecutor(Executor):
     """A ``concurrent.futures.Executor`` whose calls run as Ray tasks (retried when they fail), so the ordered,
-    bounded map of ``Ingestor._feed_parallel`` runs on the cluster unchanged."""
+    bounded map of ``Ingestor.feed`` runs on the cluster unchanged."""
 
     def __init__(self, ray: Any, workers: int) -> None:
         self._remote = ray.remote(_call).options(max_retries=RETRIES, retry_exceptions=False)

@@ -18,13 +18,12 @@ import logging
 import os
 import time
 import uuid
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache, partial
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,23 +31,27 @@ import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
 from core.errors import UserError
-from indexers.analyzer import Analyzer
-from indexers.analyzers import MultilingualAnalyzer, analyzer_from_dict
+from core.records import IngestOutcome, OutcomeStatus
 from indexers.analyzers.table import normalize_language
 from indexers.docstore import StoredDoc
 from indexers.writer import DuplicateRecord, IndexWriter
-from rag.clean import QualityRules, check_quality, normalize_text
-from rag.dedupe import Deduper, MinHasher, document_fingerprint
+from rag.clean import QualityRules
+from rag.dedupe import Deduper
 from rag.doc_parts import split_document
 from rag.loaders import LoadOptions, iter_documents
-from rag.passages import split_passages
-from rag.prepare import ordered_map
-from rag.records import Document, Drop, LoadProblem, Passage, id_problem, lexical_text
+from rag.prepare import (
+    PARALLEL_CHUNK,
+    PreparedDoc,
+    document_language,
+    document_passages,
+    ordered_map,
+    prepare_documents,
+    unslim,
+)
+from rag.records import Document, Drop, LoadProblem, id_problem
 
 log = logging.getLogger(__name__)
 
-#: documents per task sent to the worker processes of ``ingest(..., workers=N)``
-PARALLEL_CHUNK = 32
 #: documents prepared ahead of the main process at most (about 50 KB each in flight for MLDR-length documents)
 PARALLEL_IN_FLIGHT_DOCS = 1024
 
@@ -109,6 +112,26 @@ class IngestSummary:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def count(self, out: IngestOutcome) -> None:
+        """Count one outcome (what is committed, ``indexed`` and ``passages``, is counted at each commit)."""
+        if not out.is_document:
+            if out.status == "warning":
+                self.load_warnings += 1
+            else:
+                self.load_errors += 1
+            return
+        self.read += 1
+        if out.status == "unchanged":
+            self.unchanged += 1
+        if out.replaced:
+            self.replaced += 1
+        if out.rule is not None:
+            self.dropped[out.rule] = self.dropped.get(out.rule, 0) + 1
+        if out.rule == "exact_duplicate":
+            self.exact_duplicates += 1
+        elif out.rule == "near_duplicate":
+            self.near_duplicates += 1
+
 
 def content_hash(doc: Document) -> bytes:
     """Hash of everything the user gave for a document: an unchanged hash means re-ingest can skip it."""
@@ -119,116 +142,15 @@ def content_hash(doc: Document) -> bytes:
     return h.digest()
 
 
-def page_passages(doc: Document) -> list[Passage]:
-    """One passage per PDF page (the unit a page-image encoder embeds)."""
-    return [
-        Passage(doc.id, i, span.start, span.end, doc.text[span.start : span.end], span.page)
-        for i, span in enumerate(doc.pages or [])
-    ]
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedDoc:
-    """What one document becomes without looking at any other: cleaned, checked, fingerprinted, maybe split.
-
-    ``verdict`` is the quality rule that drops it (then nothing else is set); ``passages`` is None when the
-    split was left for later (only kept documents need it)."""
-
-    doc: Document
-    verdict: tuple[str, str] | None = None
-    exact_key: bytes | None = None
-    signature: np.ndarray | None = None
-    passages: list[Passage] | None = None
-    raw_counts: dict[str, int] | None = None  # BM25's raw token counts of the lexical text (workers only)
-    spans: tuple[bool, list[tuple[int, int, int | None]]] | None = None  # passages in transit (see _slim)
-
-
-#: metadata fields that name a document's language (the first one present wins)
-LANG_FIELDS = ("lang", "language")
-
-
-def document_language(doc: Document, settings: IngestSettings) -> str | None:
-    """The language a document is analyzed in: its metadata's ``lang``/``language``, else ``settings.lang``, else
-    None (the analyzer detects it)."""
-    for key in LANG_FIELDS:
-        value = doc.metadata.get(key) if doc.metadata else None
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return settings.lang
-
-
-def raw_counts(doc: Document, analyzer: Any, settings: IngestSettings) -> dict[str, int]:
-    """BM25's raw token counts of ``doc``'s lexical text, analyzed in the document's language."""
-    return dict(Counter(analyzer.raw_tokens(lexical_text(doc), document_language(doc, settings))))
-
-
-def document_passages(doc: Document, settings: IngestSettings) -> list[Passage]:
-    if settings.page_passages and doc.pages:
-        return page_passages(doc)
-    return split_passages(doc, settings.passage_size, settings.passage_overlap)
-
-
-def prepare_document(doc: Document, settings: IngestSettings, hasher: MinHasher, passages: bool) -> PreparedDoc:
-    """Clean ``doc`` (text and title), apply the quality rules, fingerprint title + text, and split into passages
-    when ``passages``. A pure function of the document: worker processes run it (``prepare_documents``)."""
-    text = normalize_text(doc.text)
-    title = normalize_text(doc.title) if doc.title else ""
-    if doc.pages is not None and text != doc.text:
-        # page spans index the original text: keep the text as loaded (it is already clean per page)
-        text = doc.text
-    verdict = check_quality(text, settings.quality)
-    if verdict is not None:
-        return PreparedDoc(doc, verdict)
-    clean = Document(doc.id, text, title, doc.metadata, doc.source, doc.pages)
-    key, words = document_fingerprint(clean.title, clean.text)  # exact key: the text alone; MinHash: title too
-    return PreparedDoc(clean, None, key, hasher.signature_of_words(words),
-                       document_passages(clean, settings) if passages else None)
-
-
-@lru_cache(maxsize=4)
-def _analyzer(spec: str) -> Analyzer | MultilingualAnalyzer:
-    """One analyzer per settings in a worker process (its word cache then lives across chunks)."""
-    return analyzer_from_dict(json.loads(spec))
-
-
-def prepare_documents(
-    docs: Sequence[Document], settings: IngestSettings, hasher: MinHasher, analyzer: str | None = None
-) -> list[PreparedDoc]:
-    """``prepare_document`` over a chunk, passages included: what a worker process runs. With ``analyzer`` (the
-    index's BM25 ``Analyzer.to_dict()`` as JSON) it also counts the raw tokens BM25 needs for each kept document.
-
-    Results travel back between processes, so they are slimmed (see ``_slim``/``_unslim``): a text that cleaning
-    left unchanged is not sent back, and passages travel as spans, not as copies of their text.
-    """
-    out = [prepare_document(d, settings, hasher, True) for d in docs]
-    if analyzer is not None:
-        an = _analyzer(analyzer)
-        out = [p if p.verdict is not None else dataclasses.replace(p, raw_counts=raw_counts(p.doc, an, settings))
-               for p in out]
-    return [_slim(p, d) for p, d in zip(out, docs)]
-
-
 #: what ``Ingestor._precheck`` passes on: (content hash, (docno, hash) known in the index, duplicate record)
 _Pre = tuple[bytes, 'tuple[int, bytes] | None', 'DuplicateRecord | None']
+#: a record on its way through ``Ingestor.feed``: its document (None for a load problem) with its outcome when
+#: decided before preparation, else what ``_precheck`` passes on
+_Item = tuple['Document | None', '_Pre | IngestOutcome']
 
 
-def _slim(p: PreparedDoc, original: Document) -> PreparedDoc:
-    if p.verdict is not None or p.passages is None:
-        return p
-    spans = [(q.start, q.end, q.page) for q in p.passages]
-    same = p.doc.text == original.text and p.doc.title == original.title
-    doc = Document(p.doc.id, "", "", {}, "", None) if same else p.doc
-    return dataclasses.replace(p, doc=doc, passages=None, spans=(same, spans))
-
-
-def _unslim(p: PreparedDoc, original: Document) -> PreparedDoc:
-    """The ``PreparedDoc`` that ``_slim`` made smaller, rebuilt in the main process."""
-    if p.spans is None:
-        return p
-    same, spans = p.spans
-    doc = original if same else p.doc
-    passages = [Passage(doc.id, i, start, end, doc.text[start:end], page) for i, (start, end, page) in enumerate(spans)]
-    return dataclasses.replace(p, doc=doc, passages=passages, spans=None)
+def _dropped(doc: Document, rule: str, detail: str = "") -> IngestOutcome:
+    return IngestOutcome(doc.id, "dropped", rule, detail, source=doc.source)
 
 
 class _Report:
@@ -292,6 +214,7 @@ class Ingestor:
         self._cursor = (0, 0)  # (document in buffer, passage) of the first passage not encoded yet
         self._unencoded = 0
         self.pending_deletes: list[int] = []
+        self._on_outcome: Callable[[IngestOutcome], None] | None = None
         self.report = _Report(writer.folder.path)
         self.summary.report = str(self.report.path)
         self._t0 = time.perf_counter()
@@ -315,29 +238,125 @@ class Ingestor:
         return keys, sigs
 
     # -- per record -------------------------------------------------------------------------------------------
-    def feed(self, records: Iterable[Document | LoadProblem]) -> None:
-        if self.executor is not None:
-            self._feed_parallel(records)
-            return
-        for rec in records:
-            if isinstance(rec, LoadProblem):
-                self._problem(rec)
-                continue
-            for doc in self._parts(rec):
-                self.summary.read += 1
-                self._document(doc)
-                self._after_document()
+    def add(self, record: Document | LoadProblem) -> list[IngestOutcome]:
+        """Feed one record and return what became of it, decided before this returns (committed by the next flush
+        or ``finish``): one outcome; one per part for a document split at ``max_doc_chars``."""
+        got: list[IngestOutcome] = []
+        self.feed([record], on_outcome=got.append)
+        return got
 
-    def _parts(self, doc: Document) -> list[Document]:
-        """``[doc]``, or its parts when it is over ``max_doc_chars`` (none when such documents are dropped)."""
+    def feed(self, records: Iterable[Document | LoadProblem],
+             on_outcome: Callable[[IngestOutcome], None] | None = None) -> None:
+        """Decide every record: each document (each part of a split one) and each load problem gets one
+        :class:`IngestOutcome`, in input order, whatever the executor. An outcome is counted in ``summary``, its
+        drop or problem written to the report, then passed to ``on_outcome``.
+
+        Documents are prepared (cleaned, checked, fingerprinted: ``prepare_documents``) one at a time in this
+        process, or in the executor's workers in chunks of ``PARALLEL_CHUNK`` with several chunks in flight. The
+        checks that need no preparation (ids, unchanged content) run as documents are read; an outcome they decide
+        waits for the documents before it, and the decisions that depend on earlier documents (replace, dedupe,
+        keep) are taken in input order, so every decision equals the one-process one."""
+        self._on_outcome = on_outcome
+        try:
+            self._feed(records)
+        finally:
+            self._on_outcome = None
+
+    def _feed(self, records: Iterable[Document | LoadProblem]) -> None:
+        parallel = self.executor is not None
+        analyzer: str | None = None
+        if parallel:
+            # enough chunks in flight to keep the workers busy while this process commits a batch (seconds)
+            in_flight = max(2 * getattr(self.executor, "_max_workers", 2) + 1,
+                            PARALLEL_IN_FLIGHT_DOCS // PARALLEL_CHUNK)
+            chunk_size = PARALLEL_CHUNK
+            bm25 = self.writer.components.get("bm25")
+            analyzer = json.dumps(bm25.analyzer.to_dict(), sort_keys=True) if bm25 is not None else None
+        else:
+            in_flight, chunk_size = 1, 1
+        waiting = 0  # records read whose outcome is not out yet
+
+        def tasks() -> Iterator[tuple[list[_Item], partial]]:
+            """Chunks of records (read, split and prechecked in input order, as they are needed) with the call
+            that prepares the ones the prechecks left undecided."""
+            nonlocal waiting
+            items: list[_Item] = []
+            todo = 0
+            for rec in records:
+                for doc, early in self._early(rec):
+                    if isinstance(early, IngestOutcome) and waiting == 0:
+                        self._done(early)  # nothing before it is undecided
+                        continue
+                    decided = isinstance(early, IngestOutcome)
+                    items.append((None if decided else doc, early))  # a decided one waits without its text
+                    waiting += 1
+                    todo += not decided
+                    if todo >= chunk_size or len(items) >= PARALLEL_IN_FLIGHT_DOCS:
+                        yield items, self._prepare_call(items, analyzer, parallel)
+                        items, todo = [], 0
+            if items:
+                yield items, self._prepare_call(items, analyzer, parallel)
+
+        results = ordered_map(tasks(), executor=self.executor, in_flight=in_flight)
+        while True:
+            try:
+                items, prepared = next(results)
+            except StopIteration:
+                return
+            except BrokenProcessPool as exc:
+                raise RuntimeError(
+                    "an ingest worker process died (nothing of this batch was committed; earlier commits are intact). "
+                    "Either it ran out of memory, or ingest(workers>1) was called from a script without the "
+                    "`if __name__ == '__main__':` guard that multiprocessing needs to start workers. Fix that, or "
+                    "ingest with workers=1 (--workers 1)."
+                ) from exc
+            ready = iter(prepared)
+            for doc, early in items:
+                waiting -= 1
+                if isinstance(early, IngestOutcome):
+                    self._done(early)
+                else:
+                    assert doc is not None  # only documents are prepared
+                    self._done(self._apply(doc, *early, unslim(next(ready), doc)))
+
+    def _prepare_call(self, items: list[_Item], analyzer: str | None, transfer: bool) -> partial:
+        docs = [d for d, early in items if d is not None and not isinstance(early, IngestOutcome)]
+        return partial(prepare_documents, docs, self.settings, self.deduper.hasher, analyzer, transfer=transfer)
+
+    def _early(self, rec: Document | LoadProblem) -> Iterator[_Item]:
+        """A record's documents, each with its outcome when the checks that need no preparation decide it, else
+        what ``_apply`` needs; a load problem has its outcome at once."""
+        if isinstance(rec, LoadProblem):
+            yield None, self._problem(rec)
+            return
+        parts = self._parts(rec)
+        if isinstance(parts, IngestOutcome):
+            yield rec, parts
+            return
+        for doc in parts:
+            yield doc, self._precheck(doc)
+
+    def _done(self, out: IngestOutcome) -> None:
+        """An outcome, in input order: counted, reported, passed on; then maybe a commit, and progress."""
+        self.summary.count(out)
+        if out.status in ("dropped", "duplicate"):
+            self.report.write("drop", **asdict(Drop(out.doc_id, out.rule or "", out.detail, out.source,
+                                                    out.duplicate_of)))
+        elif not out.is_document:
+            self.report.write("load_" + out.status, source=out.source, line=out.line, message=out.detail)
+        if self._on_outcome is not None:
+            self._on_outcome(out)
+        self._after_document()
+
+    def _parts(self, doc: Document) -> list[Document] | IngestOutcome:
+        """``[doc]``, or its parts when it is over ``max_doc_chars`` (a ``too_long`` drop when such documents are
+        dropped)."""
         limit = self.settings.max_doc_chars
         if len(doc.text) <= limit:
             return [doc]
         if self.settings.long_documents == "drop":
-            self.summary.read += 1
-            self._drop(doc, "too_long", f"{len(doc.text):,} characters; the limit is {limit:,} ({self.limit_name}): "
-                       "split the document, or raise the limit")
-            return []
+            return _dropped(doc, "too_long", f"{len(doc.text):,} characters; the limit is {limit:,} "
+                            f"({self.limit_name}): split the document, or raise the limit")
         parts = split_document(doc, limit)
         self.summary.split += 1
         self.report.write("split", doc_id=doc.id, source=doc.source, characters=len(doc.text), parts=len(parts),
@@ -355,112 +374,43 @@ class Ingestor:
         if self.progress is not None:
             self.progress(self.summary)
 
-    def _feed_parallel(self, records: Iterable[Document | LoadProblem]) -> None:
-        """``feed`` with ``prepare_documents`` in the executor's workers: chunks of ``PARALLEL_CHUNK`` documents,
-        several chunks in flight, results applied in input order (so every decision equals the serial path's)."""
-        # enough chunks in flight to keep the workers busy while this process commits a batch (seconds)
-        limit = max(2 * getattr(self.executor, "_max_workers", 2) + 1, PARALLEL_IN_FLIGHT_DOCS // PARALLEL_CHUNK)
-        bm25 = self.writer.components.get("bm25")
-        analyzer = json.dumps(bm25.analyzer.to_dict(), sort_keys=True) if bm25 is not None else None
-
-        def tasks() -> Iterator[tuple[list[tuple[Document, _Pre]], partial]]:
-            """Chunks of prechecked documents (read, counted and prechecked in input order, as they are needed)."""
-            chunk: list[tuple[Document, _Pre]] = []
-            for rec in records:
-                if isinstance(rec, LoadProblem):
-                    self._problem(rec)
-                    continue
-                for doc in self._parts(rec):
-                    self.summary.read += 1
-                    pre = self._precheck(doc)
-                    if pre is not None:
-                        chunk.append((doc, pre))
-                    elif self.progress is not None:
-                        self.progress(self.summary)
-                    if len(chunk) >= PARALLEL_CHUNK:
-                        yield chunk, self._prepare_call(chunk, analyzer)
-                        chunk = []
-            if chunk:
-                yield chunk, self._prepare_call(chunk, analyzer)
-
-        results = ordered_map(tasks(), executor=self.executor, in_flight=limit)
-        while True:
-            try:
-                items, prepared = next(results)
-            except StopIteration:
-                return
-            except BrokenProcessPool as exc:
-                raise RuntimeError(
-                    "an ingest worker process died (nothing of this batch was committed; earlier commits are intact). "
-                    "Either it ran out of memory, or ingest(workers>1) was called from a script without the "
-                    "`if __name__ == '__main__':` guard that multiprocessing needs to start workers. Fix that, or "
-                    "ingest with workers=1 (--workers 1)."
-                ) from exc
-            for (doc, pre), prep in zip(items, prepared):
-                self._apply(doc, *pre, _unslim(prep, doc))
-                self._after_document()
-
-    def _prepare_call(self, chunk: list[tuple[Document, tuple]], analyzer: str | None) -> partial:
-        return partial(prepare_documents, [d for d, _ in chunk], self.settings, self.deduper.hasher, analyzer)
-
-    def _problem(self, p: LoadProblem) -> None:
+    @staticmethod
+    def _problem(p: LoadProblem) -> IngestOutcome:
         if p.rule is not None:  # a document the loader refused (a binary file): a drop with its own rule
-            self.summary.read += 1
-            self._drop(Document(p.doc_id or p.source, "", source=p.source), p.rule, p.message)
-            return
-        level = getattr(p, "level", "error")
-        if level == "warning":
-            self.summary.load_warnings += 1
-        else:
-            self.summary.load_errors += 1
-        self.report.write("load_" + level, source=p.source, line=p.line, message=p.message)
+            return IngestOutcome(p.doc_id or p.source, "dropped", p.rule, p.message, source=p.source)
+        status: OutcomeStatus = "warning" if getattr(p, "level", "error") == "warning" else "error"
+        return IngestOutcome(p.doc_id or "", status, None, p.message, source=p.source, line=p.line)
 
-    def _drop(self, doc: Document, rule: str, detail: str = "", duplicate_of: str | None = None) -> None:
-        d = Drop(doc.id, rule, detail, doc.source, duplicate_of)
-        self.summary.dropped[rule] = self.summary.dropped.get(rule, 0) + 1
-        self.report.write("drop", **asdict(d))
-
-    def _precheck(self, doc: Document) -> _Pre | None:
+    def _precheck(self, doc: Document) -> _Pre | IngestOutcome:
         """The checks that need no cleaning: a repeated id in this run, or content unchanged since the index
         has it (as a document or as a recorded duplicate). Returns ``(content hash, known, duplicate record)``
-        for a document to prepare, or None when it is done with."""
+        for a document to prepare, or its outcome when it is done with."""
         problem = id_problem(doc.id)
         if problem is not None:
-            self._drop(doc, "invalid_id", problem)
-            return None
+            return _dropped(doc, "invalid_id", problem)
         if doc.id in self.seen:
-            self._drop(doc, "duplicate_id", "the same id appeared earlier in this run; the first one was kept")
-            return None
+            return _dropped(doc, "duplicate_id", "the same id appeared earlier in this run; the first one was kept")
         self.seen.add(doc.id)
         h = content_hash(doc)
         known = self.known.get(doc.id)
         if known is not None and known[1] == h:
-            self.summary.unchanged += 1
-            return None
+            return IngestOutcome(doc.id, "unchanged", source=doc.source)
         dup = self.writer.duplicates.get(doc.id)
         if dup is not None and dup.content_hash == h:
-            self.summary.unchanged += 1
-            return None
+            return IngestOutcome(doc.id, "unchanged", source=doc.source)
         return h, known, dup
 
-    def _document(self, doc: Document) -> None:
-        pre = self._precheck(doc)
-        if pre is not None:
-            self._apply(doc, *pre, prepare_document(doc, self.settings, self.deduper.hasher, False))
-
     def _apply(self, doc: Document, h: bytes, known: tuple[int, bytes] | None, dup: DuplicateRecord | None,
-               prep: PreparedDoc) -> None:
+               prep: PreparedDoc) -> IngestOutcome:
         """The decisions that depend on the documents before this one (in input order): replace, dedupe, keep."""
         s = self.settings
         if prep.verdict is not None:
-            self._drop(doc, *prep.verdict)
-            return
+            return _dropped(doc, *prep.verdict)
         assert prep.exact_key is not None and prep.signature is not None
         if known is not None:  # a changed document replaces the old one in the same commit
             self.pending_deletes.append(known[0])
             self.deduper.remove(doc.id)
             del self.known[doc.id]
-            self.summary.replaced += 1
         if dup is not None:
             del self.writer.duplicates[doc.id]
         res = self.deduper.match(prep.exact_key, prep.signature)
@@ -469,12 +419,8 @@ class Ingestor:
             rule = f"{res.kind}_duplicate"
             sim = 1.0 if res.kind == "exact" else float(res.similarity or 0.0)
             self.writer.record_duplicate(DuplicateRecord(doc.id, res.duplicate_of, rule, sim, h, doc.source))
-            if res.kind == "exact":
-                self.summary.exact_duplicates += 1
-            else:
-                self.summary.near_duplicates += 1
-            self._drop(doc, rule, f"similarity {sim:.3f}", res.duplicate_of)
-            return
+            return IngestOutcome(doc.id, "duplicate", rule, f"similarity {sim:.3f}", res.duplicate_of, sim,
+                                 doc.source, replaced=known is not None)
         passages = prep.passages if prep.passages is not None else document_passages(prep.doc, s)
         if self.encode is None:  # nothing reads passage texts after this point: the store keeps spans only
             for p in passages:
@@ -486,6 +432,8 @@ class Ingestor:
         self.buffer.append(StoredDoc(prep.doc, h, prep.exact_key, prep.signature, passages, prep.raw_counts, lang))
         self.buffer_chars += len(prep.doc.text)
         self._unencoded += len(passages)
+        return IngestOutcome(doc.id, "replaced" if known is not None else "indexed", source=doc.source,
+                             replaced=known is not None)
 
     # -- encoding, chunk by chunk -----------------------------------------------------------------------------
     def _encode_ready(self, final: bool) -> None:

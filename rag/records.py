@@ -3,13 +3,27 @@
 ``from rag.records import Hit`` keeps working; new code imports ``core.records``.
 """
 
-from core.records import Document, Drop, Hit, LoadProblem, PageSpan, Passage, RetrieverScore, id_problem, lexical_text
+from core.records import (
+    Document,
+    Drop,
+    Hit,
+    IngestOutcome,
+    LoadProblem,
+    OutcomeStatus,
+    PageSpan,
+    Passage,
+    RetrieverScore,
+    id_problem,
+    lexical_text,
+)
 
 __all__ = [
     "Document",
     "Drop",
     "Hit",
+    "IngestOutcome",
     "LoadProblem",
+    "OutcomeStatus",
     "PageSpan",
     "Passage",
     "RetrieverScore",

@@ -7,19 +7,16 @@ import os
 import random
 import subprocess
 import sys
-from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pytest
 
-from rag.clean import normalize_text
 from rag.dedupe import (
     Deduper,
     MinHasher,
     band_keys,
     band_keys_many,
     exact_key,
-    fingerprint_many,
     optimal_lsh_params,
     shingle_hashes,
 )
@@ -398,31 +395,22 @@ def test_agreement_with_datasketch_on_planted_pairs(corpus: list[str]) -> None:
     assert agree == total == 75
 
 
-# -- batches in worker processes ------------------------------------------------------------------------------------
+# -- batches --------------------------------------------------------------------------------------------------------
 
 
-def test_fingerprint_many_parallel_equals_sequential(corpus: list[str]) -> None:
+def test_batch_signatures_equal_one_at_a_time(corpus: list[str]) -> None:
     texts = [t.replace(" w1", "  W1") for t in corpus[:20]] + ["", "tiny doc"]
     hasher = MinHasher()
-    seq_texts, seq_keys, seq_sigs = fingerprint_many(texts, hasher, prepare=normalize_text, chunk_size=3)
-    assert seq_texts == [normalize_text(t) for t in texts]
-    assert seq_keys == [exact_key(t) for t in seq_texts]
-    assert np.array_equal(seq_sigs, hasher.signatures(seq_texts))
-    with ProcessPoolExecutor(max_workers=2) as pool:
-        par_texts, par_keys, par_sigs = fingerprint_many(
-            texts, hasher, prepare=normalize_text, executor=pool, chunk_size=3
-        )
-    assert par_texts == seq_texts and par_keys == seq_keys and np.array_equal(par_sigs, seq_sigs)
-    plain_texts, _, plain_sigs = fingerprint_many(texts[:4], hasher)
-    assert plain_texts == texts[:4] and plain_sigs.shape == (4, 128)
-    assert fingerprint_many([], hasher)[2].shape == (0, 128)
+    sigs = hasher.signatures(texts)
+    assert sigs.shape == (22, 128) and hasher.signatures([]).shape == (0, 128)
+    assert all(np.array_equal(sigs[i], hasher.signature(t)) for i, t in enumerate(texts))
 
 
 def test_match_on_fingerprints_equals_check(corpus: list[str]) -> None:
     rng = random.Random(6)
     texts = corpus[:10] + [edit_words(corpus[2], rng, 5), corpus[4].upper()]
     a, b = Deduper(), Deduper()
-    _, keys, sigs = fingerprint_many(texts, b.hasher)
+    keys, sigs = [exact_key(t) for t in texts], b.hasher.signatures(texts)
     for i, (text, key, sig) in enumerate(zip(texts, keys, sigs)):
         ra, rb = a.check(text), b.match(key, sig)
         assert (ra.kind, ra.duplicate_of, ra.similarity) == (rb.kind, rb.duplicate_of, rb.similarity)

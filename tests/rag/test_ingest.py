@@ -206,11 +206,11 @@ _CHILD = textwrap.dedent(
     import rag.ingest as ing
 
     # slow the pipeline so the parent can kill it mid-ingest, after some commits
-    orig = ing.Ingestor._document
-    def slow(self, doc):
+    orig = ing.Ingestor._apply
+    def slow(self, *args):
         time.sleep(0.004)
-        return orig(self, doc)
-    ing.Ingestor._document = slow
+        return orig(self, *args)
+    ing.Ingestor._apply = slow
     ingest([sys.argv[1]], sys.argv[2], settings=IngestSettings(batch_docs=50))
     """
 )
@@ -306,7 +306,7 @@ def test_workers_count_bm25_tokens_with_the_index_analyzer():
     from indexers.analyzer import Analyzer
     from indexers.bm25 import BM25Index
     from rag.dedupe import MinHasher
-    from rag.ingest import prepare_documents
+    from rag.prepare import prepare_documents
     from rag.records import Document
 
     docs = [Document("a", "The Cats sat on the MAT, the cats!", "Cats"), Document("b", "   ")]
@@ -401,3 +401,74 @@ def test_worker_processes_split_long_documents_the_same(tmp_path):
     assert one.split == two.split == 1 and one.indexed == two.indexed > 3 and one.passages == two.passages
     ids = [sorted(Snapshot.open(tmp_path / x)["docs"].id_map) for x in ("a", "b")]
     assert ids[0] == ids[1] and "long#part-1" in ids[0] and "short" in ids[0]
+
+
+def _outcome_run(idx: Path, records: list, workers: int) -> tuple[list, dict, list]:
+    from indexers.writer import IndexWriter
+    from rag.ingest import Ingestor, _worker_pool
+
+    settings = IngestSettings(batch_docs=4, max_doc_chars=3000, long_documents="drop")
+    got: list = []
+    with IndexWriter(idx, settings=None) as writer, _worker_pool(workers) as pool:
+        ing = Ingestor(writer, settings, executor=pool)
+        ing.feed(records, on_outcome=got.append)
+        s = ing.finish()
+    report = [r for r in map(json.loads, open(s.report, encoding="utf-8")) if r["kind"] != "summary"]
+    counts = {k: v for k, v in s.to_dict().items() if k not in ("seconds", "docs_per_second", "report")}
+    return got, counts, report
+
+
+def test_every_record_gets_one_typed_outcome_in_input_order_with_or_without_workers(tmp_path):
+    """Outcomes decided before preparation (ids, unchanged, too long, load problems) wait for the documents before
+    them, so outcomes and report lines keep input order in worker processes too; the summary counts them."""
+    from core.records import Document, IngestOutcome, LoadProblem
+
+    base = make_doc(7, n_words=200)
+    near = base.split()
+    near[50] = "zebra"
+    records = [
+        Document("a", make_doc(1), "A"),
+        Document("blank", "   "),
+        Document("b", make_doc(2), "B"),
+        LoadProblem("bad.jsonl", "line 3 is not JSON", line=3),
+        Document("a", "a repeated id"),
+        Document("orig", base),
+        LoadProblem("x.bin", "a binary file", rule="binary", doc_id="x.bin"),
+        Document("exact", base.upper()),
+        Document("bad\x01id", make_doc(3)),
+        Document("huge", make_doc(4, n_words=900)),
+        Document("near", " ".join(near)),
+        LoadProblem("odd.txt", "decoded as latin-1", level="warning"),
+    ] + [Document(f"d{i}", make_doc(100 + i), f"T{i}") for i in range(6)]
+    runs = {w: _outcome_run(tmp_path / f"idx{w}", records, w) for w in (1, 2)}
+    outcomes, counts, report = runs[1]
+    assert runs[2] == runs[1]
+    assert [(o.doc_id, o.status, o.rule) for o in outcomes[:12]] == [
+        ("a", "indexed", None), ("blank", "dropped", "empty"), ("b", "indexed", None), ("", "error", None),
+        ("a", "dropped", "duplicate_id"), ("orig", "indexed", None), ("x.bin", "dropped", "binary"),
+        ("exact", "duplicate", "exact_duplicate"), ("bad\x01id", "dropped", "invalid_id"),
+        ("huge", "dropped", "too_long"), ("near", "duplicate", "near_duplicate"), ("", "warning", None)]
+    assert all(isinstance(o, IngestOutcome) for o in outcomes) and len(outcomes) == len(records)
+    assert outcomes[7].duplicate_of == "orig" and outcomes[7].similarity == 1.0
+    assert outcomes[10].duplicate_of == "orig" and 0.8 <= outcomes[10].similarity < 1
+    assert outcomes[3].line == 3 and outcomes[3].detail == "line 3 is not JSON" and outcomes[3].source == "bad.jsonl"
+    # the report's drop and problem lines are the outcomes', in input order
+    lines = [(r["kind"], r.get("doc_id"), r.get("rule")) for r in report]
+    assert lines == [("drop", "blank", "empty"), ("load_error", None, None), ("drop", "a", "duplicate_id"),
+                     ("drop", "x.bin", "binary"), ("drop", "exact", "exact_duplicate"),
+                     ("drop", "bad\x01id", "invalid_id"), ("drop", "huge", "too_long"),
+                     ("drop", "near", "near_duplicate"), ("load_warning", None, None)]
+    assert counts["read"] == 16 and counts["indexed"] == 9 and counts["load_errors"] == counts["load_warnings"] == 1
+    assert counts["dropped"] == {"empty": 1, "duplicate_id": 1, "binary": 1, "exact_duplicate": 1, "invalid_id": 1,
+                                 "too_long": 1, "near_duplicate": 1}
+    # a second run: unchanged and replaced, one outcome per record through Ingestor.add
+    from indexers.writer import IndexWriter
+    from rag.ingest import Ingestor
+
+    with IndexWriter(tmp_path / "idx1", settings=None) as writer:
+        ing = Ingestor(writer, IngestSettings())
+        assert [(o.status, o.replaced) for o in ing.add(Document("a", make_doc(1), "A"))] == [("unchanged", False)]
+        assert [(o.status, o.replaced) for o in ing.add(Document("b", make_doc(9), "B"))] == [("replaced", True)]
+        assert [o.status for o in ing.add(Document("exact", base.upper()))] == ["unchanged"]  # a recorded duplicate
+        s = ing.finish()
+    assert (s.read, s.unchanged, s.replaced, s.indexed) == (3, 2, 1, 1)
