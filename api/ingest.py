@@ -83,7 +83,7 @@ class BatchIngest:
             if self.writer.version == 0:
                 # as `latte ingest` does: a page-image profile makes each PDF page one passage
                 settings = IngestSettings(page_passages=self.profile in IMAGE_PROFILES)
-                self.writer.manifest["settings"] = {"ingest": settings.model_dump(), "profile": self.profile}
+                self.writer.record_settings(ingest=settings.model_dump(), profile=self.profile)
                 if self.encoders:
                     self.writer.set_models(models_record(self.encoders))
             else:

@@ -252,7 +252,7 @@ def ingest_ray(
         with IndexWriter(index, settings=None, components=components) as writer:
             if writer.version == 0:
                 settings = settings or IngestSettings()
-                writer.manifest["settings"] = {"ingest": settings.model_dump(), "profile": profile}
+                writer.record_settings(ingest=settings.model_dump(), profile=profile)
                 if models:
                     writer.set_models(models)
             else:

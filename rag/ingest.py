@@ -546,7 +546,7 @@ class Ingestor:
 
     def finish(self) -> IngestSummary:
         self.flush()
-        if self.writer.version == 0 or self.writer._dirty:
+        if self.writer.version == 0 or self.writer.has_changes:
             self.summary.version = self.writer.commit()
         else:  # nothing to commit: the version the index is at (not 0)
             self.summary.version = self.writer.version
@@ -584,7 +584,7 @@ def ingest(
     with IndexWriter(index, settings=None, components=components) as writer, _worker_pool(workers) as pool:
         if writer.version == 0:
             settings = settings or IngestSettings()
-            writer.manifest["settings"] = {"ingest": settings.model_dump(), "profile": profile}
+            writer.record_settings(ingest=settings.model_dump(), profile=profile)
             if models:
                 writer.set_models(models)
         else:

@@ -168,7 +168,7 @@ def ingest_paths(
     folder = IndexFolder(index)
     if folder.exists():
         m = folder.read_manifest()
-        recorded = m["settings"].get("profile", "bm25")
+        recorded = m.profile
         if profile is not None and profile != recorded:
             raise UserError(
                 f"index {index} was built with profile {recorded!r}; ingest into it with the same profile "
@@ -176,7 +176,7 @@ def ingest_paths(
             )
         profile = recorded
         if encoders is None:
-            encoders = load_encoders(profile, device=device, models=m.get("models"), image_model=image_model,
+            encoders = load_encoders(profile, device=device, models=m.models, image_model=image_model,
                                      model_overrides=model_overrides)
         components = None
     else:
@@ -190,7 +190,7 @@ def ingest_paths(
     if ray_address is not None:
         from rag.distributed import ingest_ray
 
-        recorded_models = folder.read_manifest().get("models") if folder.exists() else None
+        recorded_models = folder.read_manifest().models if folder.exists() else None
         factory = partial(load_encoders, profile, device=device, models=recorded_models, image_model=image_model,
                           model_overrides=model_overrides) if encoders else None
         try:
@@ -291,10 +291,10 @@ def open_searcher(index: str | Path, *, device: str = "auto", snapshot: Snapshot
     """A planner over the committed version of ``index``; with ``lazy`` its models load only when a search needs
     them (see :class:`LazyEncoders`)."""
     snap = snapshot or open_snapshot(index)
-    profile = snap.manifest["settings"].get("profile", "bm25")
+    profile = snap.manifest.profile
 
     def load() -> dict[str, Any]:
-        return load_encoders(profile, device=device, models=snap.manifest.get("models"))
+        return load_encoders(profile, device=device, models=snap.manifest.models)
 
     if not lazy:
         return Planner(snap, load())
@@ -320,12 +320,12 @@ def _dir_size(p: Path) -> int:
 def index_info(index: str | Path) -> dict[str, Any]:
     snap = open_snapshot(index)
     m = snap.manifest
-    sizes = {kind: _human(_dir_size(snap.path / kind)) for kind in m["components"]}
+    sizes = {kind: _human(_dir_size(snap.path / kind)) for kind in m.components}
     extra: dict[str, Any] = {}
     tensors = snap.get("tensors")
     if tensors is not None and hasattr(tensors, "size_report"):
         extra["tensors"] = tensors.size_report()
-    return {"path": str(snap.path), "manifest": m, "counts": m.get("counts", {}), "sizes": sizes, **extra}
+    return {"path": str(snap.path), "manifest": m.to_dict(), "counts": m.counts, "sizes": sizes, **extra}
 
 
 def _human(n: float) -> str:
