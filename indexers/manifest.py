@@ -107,8 +107,11 @@ class Manifest:
         names = self.extra_files.get("dedupe")
         return names[0] if names else None
 
-    def component_state(self, kind: str) -> dict[str, Any] | None:
-        return self.components.get(kind)
+    @property
+    def languages(self) -> dict[str, str]:
+        """Language -> analyzer BM25 recorded for the documents it has seen ({} for an index that records none)."""
+        state = self.components.get("bm25") or {}
+        return dict((state.get("analyzer") or {}).get("languages") or {})
 
 
 _KEYS = tuple(f.name for f in dataclasses.fields(Manifest) if f.name not in ("unknown", "absent"))

@@ -34,6 +34,7 @@ def test_old_manifest_reads_and_round_trips():
     assert m.ingest_settings == {"passage_size": 120, "passage_overlap": 20}
     assert m.models == {} and m.extra_files == {} and m.duplicates_file is None
     assert set(m.components) == {"docs", "bm25"} and m.unknown == {"written_by": "latte 0.1"}
+    assert m.languages == {}
     assert m.to_dict() == OLD_MANIFEST  # no "models" or "extra_files" added, the unknown key kept
     assert json.dumps(m.to_dict(), sort_keys=True) == json.dumps(OLD_MANIFEST, sort_keys=True)
 
@@ -64,6 +65,7 @@ def test_manifest_written_by_the_writer_reads_back(tmp_path):
     assert m.models == {"dense": {"name": "m"}} and m.documents == 5 == m.next_docno
     assert m.duplicates_file == raw["extra_files"]["dedupe"][0]
     assert set(m.components) >= {"docs", "bm25"}
+    assert m.languages == raw["components"]["bm25"]["analyzer"].get("languages", {})
     assert Snapshot.open(tmp_path / "idx").manifest == m
 
     # a commit keeps the recorded settings and models and moves the version

@@ -68,7 +68,7 @@ def test_a_mixed_collection_analyzes_each_document_and_query_in_its_own_language
     corpus = write_corpus(tmp_path / "data", docs)
     summary = ingest_paths([corpus], tmp_path / "idx", profile="bm25", workers=2)  # worker processes analyze
     assert summary.dropped == {} and summary.indexed == len(docs)
-    recorded = open_snapshot(tmp_path / "idx").manifest.components["bm25"]["analyzer"]["languages"]
+    recorded = open_snapshot(tmp_path / "idx").manifest.languages
     assert set(recorded) == set(language_samples)
     planner = open_searcher(tmp_path / "idx")
     for lang, sample in language_samples.items():

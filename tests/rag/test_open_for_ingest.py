@@ -101,3 +101,15 @@ def test_index_without_a_recorded_profile_is_bm25(tmp_path):
 def test_the_lock_is_waited_for_lock_timeout(tmp_path):
     with IndexWriter(tmp_path / "idx"), pytest.raises(IndexLocked):
         open_for_ingest(tmp_path / "idx", lock_timeout=0)
+
+
+def test_api_writes_open_the_same_way(tmp_path):
+    from api.ingest import BatchIngest
+
+    ingest([_corpus(tmp_path)], tmp_path / "idx")
+    with pytest.raises(RuntimeError, match="now has profile 'bm25' but this server loaded 'dense'; restart the server"):
+        BatchIngest(tmp_path / "idx", profile="dense", encoders={}).__enter__()
+    with BatchIngest(tmp_path / "idx", profile="bm25", encoders={}, lock_timeout=0) as b:  # the lock was let go
+        assert b.writer.manifest.profile == "bm25" and b.ingestor.settings.max_doc_chars == 5_000_000
+    with BatchIngest(tmp_path / "new", profile="bm25", encoders={}) as b:
+        assert b.writer.version == 0 and b.writer.settings["profile"] == "bm25"
