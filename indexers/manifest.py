@@ -97,6 +97,11 @@ class Manifest:
         return self.settings.get("ingest")
 
     @property
+    def dedupe_hashing(self) -> dict[str, Any] | None:
+        """The MinHash hashing the stored documents' signatures were made with (``rag.dedupe``), or None."""
+        return self.settings.get("dedupe")
+
+    @property
     def documents(self) -> int:
         """Live documents in this version."""
         return int(self.counts.get("documents", 0))

@@ -140,6 +140,10 @@ class IndexWriter:
         commit, which a new index always makes."""
         self.manifest.settings = {"ingest": ingest, "profile": profile}
 
+    def record_dedupe_hashing(self, hashing: dict[str, Any]) -> None:
+        """Record the MinHash hashing every stored signature is made with (written by the next commit)."""
+        self.manifest.settings["dedupe"] = hashing
+
     def set_models(self, models: dict[str, Any]) -> None:
         self.manifest.models = models
         self._dirty = True

@@ -278,12 +278,12 @@ class Ingestor:
         self.deduper = Deduper(settings.dedupe_threshold, settings.num_perm, settings.shingle_size)
         ids, keys, sigs = writer.docs.dedupe_state()
         hashing = self.deduper.hasher.describe()
-        if ids and writer.settings.get("dedupe") != hashing:
+        if ids and writer.manifest.dedupe_hashing != hashing:
             keys, sigs = self._refingerprint(len(ids))
         if ids:
             self.deduper.add_many(ids, keys, sigs)
         else:
-            writer.settings["dedupe"] = hashing  # every stored signature (none) is of this hashing
+            writer.record_dedupe_hashing(hashing)  # every stored signature (none) is of this hashing
         self.known = writer.docs.content_hashes()  # id -> (docno, hash)
         self.seen: set[str] = set()
         self.buffer: list[StoredDoc] = []

@@ -32,7 +32,7 @@ def test_old_manifest_reads_and_round_trips():
     assert m.version == 2 and m.next_docno == 3 and m.documents == 3
     assert m.recorded_profile is None and m.profile == UNRECORDED_PROFILE == "bm25"
     assert m.ingest_settings == {"passage_size": 120, "passage_overlap": 20}
-    assert m.models == {} and m.extra_files == {} and m.duplicates_file is None
+    assert m.models == {} and m.extra_files == {} and m.duplicates_file is None and m.dedupe_hashing is None
     assert set(m.components) == {"docs", "bm25"} and m.unknown == {"written_by": "latte 0.1"}
     assert m.languages == {}
     assert m.to_dict() == OLD_MANIFEST  # no "models" or "extra_files" added, the unknown key kept
@@ -64,6 +64,7 @@ def test_manifest_written_by_the_writer_reads_back(tmp_path):
     assert m.ingest_settings is not None and m.ingest_settings["passage_size"] == 50
     assert m.models == {"dense": {"name": "m"}} and m.documents == 5 == m.next_docno
     assert m.duplicates_file == raw["extra_files"]["dedupe"][0]
+    assert m.dedupe_hashing == raw["settings"]["dedupe"] and m.dedupe_hashing["num_perm"] == 128
     assert set(m.components) >= {"docs", "bm25"}
     assert m.languages == raw["components"]["bm25"]["analyzer"].get("languages", {})
     assert Snapshot.open(tmp_path / "idx").manifest == m
