@@ -15,8 +15,9 @@ from typing import Any
 
 from core.records import Document, IngestOutcome, LoadProblem
 from indexers.writer import IndexWriter
-from rag.ingest import Ingestor, IngestSettings, IngestSummary
-from rag.service import IMAGE_PROFILES, make_encode, models_record, new_components
+from rag.ingest import Ingestor, IngestSummary, open_for_ingest
+from rag.profiles import ProfileMismatch
+from rag.service import make_encode, models_record, new_components
 
 
 @dataclass
@@ -75,23 +76,17 @@ class BatchIngest:
 
         new = not IndexFolder(self.index).exists()
         components = new_components(self.profile, self.encoders) if new else None
-        self.writer = IndexWriter(self.index, components=components, lock_timeout=self.lock_timeout)
+        try:  # as `latte ingest` opens it (a page-image profile makes each PDF page one passage)
+            opened = open_for_ingest(self.index, profile=self.profile, components=components,
+                                     models=models_record(self.encoders), lock_timeout=self.lock_timeout)
+        except ProfileMismatch as exc:  # the server's state is stale, not the request: a 500 that says what to do
+            raise RuntimeError(
+                f"the index on disk now has profile {exc.recorded!r} but this server loaded "
+                f"{self.profile!r}; restart the server"
+            ) from None
+        self.writer = opened.writer
+        settings = opened.settings
         try:
-            if self.writer.version == 0:
-                # as `latte ingest` does: a page-image profile makes each PDF page one passage
-                settings = IngestSettings(page_passages=self.profile in IMAGE_PROFILES)
-                self.writer.manifest["settings"] = {"ingest": settings.model_dump(), "profile": self.profile}
-                if self.encoders:
-                    self.writer.set_models(models_record(self.encoders))
-            else:
-                recorded_profile = self.writer.settings.get("profile", "bm25")
-                if recorded_profile != self.profile:
-                    raise RuntimeError(
-                        f"the index on disk now has profile {recorded_profile!r} but this server loaded "
-                        f"{self.profile!r}; restart the server"
-                    )
-                recorded = self.writer.settings.get("ingest")
-                settings = IngestSettings(**recorded) if recorded else IngestSettings()
             if self.max_doc_chars is not None:
                 settings = settings.model_copy(update={"max_doc_chars": self.max_doc_chars, "long_documents": "drop"})
             self.ingestor = Ingestor(self.writer, settings, encode=make_encode(self.encoders),

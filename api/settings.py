@@ -154,10 +154,12 @@ class Settings(BaseSettings):
     def _profile(cls, profile: str | None) -> str | None:
         if profile is None:
             return None
-        from rag.service import PROFILE_INDEXES
+        from rag.profiles import UnknownProfile, get_profile
 
-        if profile not in PROFILE_INDEXES:
-            raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILE_INDEXES)}")
+        try:
+            get_profile(profile)
+        except UnknownProfile as exc:  # a ValueError is what pydantic reports as a bad setting
+            raise ValueError(str(exc)) from None
         return profile
 
     @model_validator(mode="after")
@@ -182,8 +184,10 @@ class Settings(BaseSettings):
 
     @property
     def new_index_profile(self) -> str:
-        """The profile a new index gets: the setting, or 'default' (as the CLI does)."""
-        return self.profile or "default"
+        """The profile a new index gets: the setting, or ``rag.profiles.DEFAULT_PROFILE`` (as the CLI does)."""
+        from rag.profiles import DEFAULT_PROFILE
+
+        return self.profile or DEFAULT_PROFILE
 
     @classmethod
     def settings_customise_sources(

@@ -126,12 +126,12 @@ class AppState:
             if IndexFolder(self.index).exists():
                 stamp = manifest_stamp(self.index)
                 snap = Snapshot.open(self.index)
-                self.profile = snap.manifest["settings"].get("profile", "bm25")
+                self.profile = snap.manifest.profile
                 if self.settings.profile and self.settings.profile != self.profile:
                     log.warning(
                         "LATTE_PROFILE=%s ignored: the index was built with profile %s", self.settings.profile, self.profile
                     )
-                models = snap.manifest.get("models")
+                models = snap.manifest.models
             else:
                 self.profile = self.settings.new_index_profile
                 models = None
@@ -216,7 +216,7 @@ class AppState:
             return
         try:
             snap = Snapshot.open(self.index)
-            profile = snap.manifest["settings"].get("profile", "bm25")
+            profile = snap.manifest.profile
             if profile != self.profile:
                 from rag.service import load_encoders
 
@@ -225,7 +225,7 @@ class AppState:
                     load_encoders(
                         profile,
                         device=self.settings.device,
-                        models=snap.manifest.get("models"),
+                        models=snap.manifest.models,
                         image_model=self.settings.colpali_model,
                     )
                 )
@@ -243,7 +243,7 @@ class AppState:
         planner = Planner(snap, self.encoders)
         self._served = Served(planner, stamp)
         self.metrics.reloads.inc()
-        self.metrics.observe_index(snap.version, int(snap.manifest.get("counts", {}).get("documents", 0)))
+        self.metrics.observe_index(snap.version, snap.manifest.documents)
         log.info("serving index version %s", snap.version)
 
     @property

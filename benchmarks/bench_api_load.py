@@ -198,7 +198,7 @@ def bench_profile(args: argparse.Namespace, profile: str, queries: list[str]) ->
     configs = [("no rerank", {"rerank": False})]
     if planner.snapshot.get("tensors") is not None:
         configs.append(("rerank 100", {"rerank": True, "rerank_depth": 100}))
-    docs = int(planner.snapshot.manifest["counts"]["documents"])
+    docs = planner.snapshot.manifest.documents
     rows = []
     port = free_port()
     server = start_server(index, port, args.torch_threads)

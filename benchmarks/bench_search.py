@@ -75,7 +75,7 @@ def unit_latency(index: Path, queries: Path, n_queries: int, repeat: int = 3) ->
                 t = time.perf_counter()
                 planner.search(q, opts[u])
                 lat[u].append(time.perf_counter() - t)
-    counts = planner.snapshot.manifest.get("counts", {})
+    counts = planner.snapshot.manifest.counts
     return {"documents": counts.get("documents"), "passages": counts.get("passages"), "queries": len(qs),
             **{f"{u}+rerank100": pct(v) for u, v in lat.items()}}
 

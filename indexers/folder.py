@@ -27,9 +27,10 @@ from typing import Any
 
 from indexers.arrays import write_json_atomic
 from indexers.component import Component
+from indexers.manifest import FORMAT, FORMAT_VERSION, Manifest
 
-FORMAT = "latte-index"
-FORMAT_VERSION = 1
+__all__ = ["FORMAT", "FORMAT_VERSION", "Manifest"]  # the format's constants live with the manifest record
+
 MANIFEST = "manifest.json"
 PREVIOUS = "manifest.previous.json"
 
@@ -123,11 +124,11 @@ register_component("tensors", _tensors)
 
 
 #: hooks run after a local commit of a folder (``indexers.storage`` publishes it to object storage)
-_COMMIT_HOOKS: dict[Path, Callable[[dict[str, Any], dict[str, Any] | None], None]] = {}
+_COMMIT_HOOKS: dict[Path, Callable[[Manifest, Manifest | None], None]] = {}
 
 
 @contextmanager
-def on_commit(path: str | Path, hook: Callable[[dict[str, Any], dict[str, Any] | None], None]) -> Iterator[None]:
+def on_commit(path: str | Path, hook: Callable[[Manifest, Manifest | None], None]) -> Iterator[None]:
     """Call ``hook(manifest, previous)`` after each commit of the folder at ``path`` while the block runs (after
     the local manifest switch, before old files are collected); an exception in it fails the commit."""
     key = Path(path).resolve()
@@ -153,7 +154,8 @@ class IndexFolder:
     def exists(self) -> bool:
         return self.manifest_path.is_file()
 
-    def read_manifest(self) -> dict[str, Any]:
+    def read_manifest(self) -> Manifest:
+        """The committed manifest (the one place an index folder's ``manifest.json`` is read)."""
         import json
 
         if not self.manifest_path.is_file():
@@ -162,13 +164,23 @@ class IndexFolder:
             )
         with open(self.manifest_path, encoding="utf-8") as f:
             m = json.load(f)
-        if m.get("format") != FORMAT:
+        if not isinstance(m, dict) or m.get("format") != FORMAT:
             raise IndexFormatError(f"{self.manifest_path} is not a latte index manifest")
         if int(m.get("format_version", 0)) > FORMAT_VERSION:
             raise IndexFormatError(
                 f"index format {m['format_version']} is newer than this latte supports ({FORMAT_VERSION}); upgrade latte"
             )
-        return m
+        return Manifest.from_dict(m)
+
+    def read_previous(self) -> Manifest | None:
+        """The version before the committed one (kept readable for a reader that raced the switch), or None."""
+        import json
+
+        p = self.path / PREVIOUS
+        if not p.is_file():
+            return None
+        with open(p, encoding="utf-8") as f:
+            return Manifest.from_dict(json.load(f))
 
     @contextmanager
     def write_lock(self, timeout: float = 30.0) -> Iterator[None]:
@@ -194,23 +206,23 @@ class IndexFolder:
             finally:
                 os.close(fd)
 
-    def commit(self, manifest: dict[str, Any], previous: dict[str, Any] | None) -> None:
+    def commit(self, manifest: Manifest, previous: Manifest | None) -> None:
         """Make ``manifest`` the committed version (atomic), keep ``previous`` readable, drop older garbage."""
         if previous is not None:
-            write_json_atomic(self.path / PREVIOUS, previous)
-        write_json_atomic(self.manifest_path, manifest)
+            write_json_atomic(self.path / PREVIOUS, previous.to_dict())
+        write_json_atomic(self.manifest_path, manifest.to_dict())
         hook = _COMMIT_HOOKS.get(self.path.resolve()) if _COMMIT_HOOKS else None
         if hook is not None:
             hook(manifest, previous)
         self.collect_garbage([m for m in (manifest, previous) if m is not None])
 
-    def collect_garbage(self, keep: list[dict[str, Any]]) -> list[Path]:
+    def collect_garbage(self, keep: list[Manifest]) -> list[Path]:
         """Remove component files no kept manifest names (left by older versions or a crashed writer)."""
         needed: dict[str, set[str]] = {}
         for m in keep:
-            for kind, state in m.get("components", {}).items():
+            for kind, state in m.components.items():
                 needed.setdefault(kind, set()).update(component_class(kind).files_of(state))
-            for kind, names in m.get("extra_files", {}).items():
+            for kind, names in m.extra_files.items():
                 needed.setdefault(kind, set()).update(names)
         removed: list[Path] = []
         for kind in set(needed) | {k for k in _LOADERS if (self.path / k).is_dir()}:
@@ -229,12 +241,12 @@ class Snapshot:
     """A committed version, opened read-only: the manifest plus each component loaded (arrays memory-mapped)."""
 
     path: Path
-    manifest: dict[str, Any]
+    manifest: Manifest
     components: dict[str, Any] = field(default_factory=dict)
 
     @property
     def version(self) -> int:
-        return int(self.manifest["version"])
+        return self.manifest.version
 
     def __getitem__(self, kind: str) -> Any:
         return self.components[kind]
@@ -250,7 +262,7 @@ class Snapshot:
             try:
                 comps = {
                     kind: component_class(kind).load(folder.path / kind, state, mmap=mmap)
-                    for kind, state in manifest.get("components", {}).items()
+                    for kind, state in manifest.components.items()
                 }
                 return cls(folder.path, manifest, comps)
             except FileNotFoundError:

@@ -41,6 +41,7 @@ from indexers.folder import (
     component_class,
     on_commit,
 )
+from indexers.manifest import Manifest
 
 LOCK = "LOCK"
 VERSIONS = "versions"
@@ -73,12 +74,14 @@ def _filesystem(url: str, storage_options: dict[str, Any] | None) -> tuple[Any, 
     return fs, root.rstrip("/")
 
 
-def manifest_files(manifest: dict[str, Any]) -> list[tuple[str, str]]:
-    """Every (component folder, entry name) a committed manifest needs."""
+def manifest_files(manifest: Manifest | dict[str, Any]) -> list[tuple[str, str]]:
+    """Every (component folder, entry name) a committed manifest (or its JSON form) needs."""
+    if isinstance(manifest, dict):
+        manifest = Manifest.from_dict(manifest)
     out: list[tuple[str, str]] = []
-    for kind, state in manifest.get("components", {}).items():
+    for kind, state in manifest.components.items():
         out.extend((kind, name) for name in sorted(component_class(kind).files_of(state)))
-    for kind, names in manifest.get("extra_files", {}).items():
+    for kind, names in manifest.extra_files.items():
         out.extend((kind, name) for name in names)
     return out
 
@@ -96,11 +99,11 @@ class RemoteIndex:
         return "/".join((self.root, *parts))
 
     # -- reading ---------------------------------------------------------------------------------------------------
-    def read_manifest(self) -> dict[str, Any] | None:
+    def read_manifest(self) -> Manifest | None:
         """The committed manifest, or None when the URL holds no index yet."""
         try:
             with self.fs.open(self._path(MANIFEST), "rb") as f:
-                return json.loads(f.read())
+                return Manifest.from_dict(json.loads(f.read()))
         except FileNotFoundError:
             return None
 
@@ -112,9 +115,9 @@ class RemoteIndex:
             manifest = self.read_manifest()
             if manifest is None:
                 return None
-            current = _read_json(local / MANIFEST)
+            current = _read_manifest(local / MANIFEST)
             if current == manifest:
-                return int(manifest["version"])
+                return manifest.version
             try:
                 for kind, name in manifest_files(manifest):
                     if not (local / kind / name).exists():
@@ -124,11 +127,11 @@ class RemoteIndex:
                     raise
                 time.sleep(0.1 * (attempt + 1))
                 continue
-            if current is not None and current.get("version") != manifest.get("version"):
-                write_json_atomic(local / PREVIOUS, current)
-            write_json_atomic(local / MANIFEST, manifest)
+            if current is not None and current.version != manifest.version:
+                write_json_atomic(local / PREVIOUS, current.to_dict())
+            write_json_atomic(local / MANIFEST, manifest.to_dict())
             IndexFolder(local).collect_garbage([m for m in (manifest, current) if m is not None])
-            return int(manifest["version"])
+            return manifest.version
         return None
 
     def _download(self, kind: str, name: str, dest: Path) -> None:
@@ -153,14 +156,14 @@ class RemoteIndex:
                 (shutil.rmtree if tmp.is_dir() else os.remove)(tmp)
 
     # -- writing ---------------------------------------------------------------------------------------------------
-    def push(self, local: Path, manifest: dict[str, Any], previous: dict[str, Any] | None) -> None:
+    def push(self, local: Path, manifest: Manifest, previous: Manifest | None) -> None:
         """Publish a version committed in the staging mirror ``local``: new files, the version claim, then
         ``manifest.json`` last; then delete remote files neither this nor the previous version names."""
         for kind, name in manifest_files(manifest):
             if (kind, name) not in self._uploaded:
                 self._upload(local / kind / name, self._path(kind, name))
                 self._uploaded.add((kind, name))
-        version = int(manifest["version"])
+        version = manifest.version
         claim = self._path(VERSIONS, f"manifest-v{version:06d}.json")
         data = (local / MANIFEST).read_bytes()  # what the local commit wrote (hook runs after it)
         try:
@@ -183,10 +186,10 @@ class RemoteIndex:
         else:
             self.fs.put_file(str(src), dest)
 
-    def collect_garbage(self, keep: list[dict[str, Any]]) -> int:
+    def collect_garbage(self, keep: list[Manifest]) -> int:
         """Delete remote component entries no kept manifest names, and version claims older than them."""
         needed = {pair for m in keep for pair in manifest_files(m)}
-        kinds = {kind for kind, _ in needed} | {k for m in keep for k in m.get("components", {})}
+        kinds = {kind for kind, _ in needed} | {k for m in keep for k in m.components}
         removed = 0
         for kind in kinds:
             try:
@@ -199,7 +202,7 @@ class RemoteIndex:
                     self.fs.rm(entry, recursive=True)
                     self._uploaded.discard((kind, name))
                     removed += 1
-        oldest = min(int(m["version"]) for m in keep)
+        oldest = min(m.version for m in keep)
         try:
             claims = self.fs.ls(self._path(VERSIONS), detail=False)
         except FileNotFoundError:
@@ -244,15 +247,15 @@ class RemoteIndex:
                 shutil.rmtree(local)  # a stale mirror of an index that is gone (or never got published)
             local.mkdir(parents=True, exist_ok=True)
             self.pull(local)
-            committed = _read_json(local / MANIFEST)
+            committed = _read_manifest(local / MANIFEST)
             self._uploaded = set(manifest_files(committed)) if committed else set()
             with on_commit(local, lambda m, prev: self.push(local, m, prev)):
                 yield local
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def _read_manifest(path: Path) -> Manifest | None:
     try:
         with open(path, encoding="utf-8") as f:
-            return json.load(f)
+            return Manifest.from_dict(json.load(f))
     except FileNotFoundError:
         return None

@@ -6,6 +6,7 @@ the committed version untouched until :meth:`IndexWriter.commit` switches the ma
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
@@ -19,7 +20,8 @@ import pyarrow as pa
 from indexers.arrays import read_arrow, write_arrow
 from indexers.component import Batch, StoredDoc
 from indexers.docstore import DocStore
-from indexers.folder import FORMAT, FORMAT_VERSION, IndexFolder, component_class, create_component, tag_for
+from indexers.folder import IndexFolder, component_class, create_component, tag_for
+from indexers.manifest import Manifest
 
 
 @dataclass
@@ -65,29 +67,16 @@ class IndexWriter:
             self.manifest = self.folder.read_manifest()
             self.components: dict[str, Any] = {
                 kind: component_class(kind).load(self.folder.path / kind, state, mmap=True)
-                for kind, state in self.manifest["components"].items()
+                for kind, state in self.manifest.components.items()
             }
-            prev = self._read_previous()
+            prev = self.folder.read_previous()
             # a crashed writer may have left files no manifest names: remove them now that we hold the lock
             self.folder.collect_garbage([m for m in (self.manifest, prev) if m is not None])
             self.duplicates = self._load_duplicates()
         else:
             from indexers.analyzers import MultilingualAnalyzer
 
-            now = time.time()
-            self.manifest = {
-                "format": FORMAT,
-                "format_version": FORMAT_VERSION,
-                "version": 0,
-                "created_at": now,
-                "committed_at": None,
-                "settings": settings or {},
-                "models": {},
-                "counts": {},
-                "next_docno": 0,
-                "components": {},
-                "extra_files": {},
-            }
+            self.manifest = Manifest.new(created_at=time.time(), settings=settings)
             self.components = components or {
                 "docs": create_component("docs"),
                 "bm25": create_component("bm25", analyzer=MultilingualAnalyzer()),
@@ -95,20 +84,11 @@ class IndexWriter:
             if "docs" not in self.components:
                 raise ValueError("an index needs a 'docs' component")
             self.duplicates = {}
-        self.next_docno = int(self.manifest.get("next_docno", 0))
+        self.next_docno = self.manifest.next_docno
         self._dirty = False
 
-    def _read_previous(self) -> dict[str, Any] | None:
-        import json
-
-        p = self.folder.path / "manifest.previous.json"
-        if p.is_file():
-            with open(p, encoding="utf-8") as f:
-                return json.load(f)
-        return None
-
     def _load_duplicates(self) -> dict[str, DuplicateRecord]:
-        name = self.manifest.get("extra_files", {}).get("dedupe", [None])[0]
+        name = self.manifest.duplicates_file
         if not name:
             return {}
         t = read_arrow(self.folder.path / "dedupe" / name, mmap=False).to_pylist()
@@ -121,14 +101,28 @@ class IndexWriter:
 
     @property
     def settings(self) -> dict[str, Any]:
-        return self.manifest["settings"]
+        return self.manifest.settings
 
     @property
     def version(self) -> int:
-        return int(self.manifest["version"])
+        return self.manifest.version
+
+    @property
+    def has_changes(self) -> bool:
+        """Whether anything was added, deleted or recorded since the last commit (or the open)."""
+        return self._dirty
+
+    def record_settings(self, *, ingest: dict[str, Any], profile: str) -> None:
+        """Record what a new index is built with (the ingest settings and the profile); written by the first
+        commit, which a new index always makes."""
+        self.manifest.settings = {"ingest": ingest, "profile": profile}
+
+    def record_dedupe_hashing(self, hashing: dict[str, Any]) -> None:
+        """Record the MinHash hashing every stored signature is made with (written by the next commit)."""
+        self.manifest.settings["dedupe"] = hashing
 
     def set_models(self, models: dict[str, Any]) -> None:
-        self.manifest["models"] = models
+        self.manifest.models = models
         self._dirty = True
 
     # -- writing -----------------------------------------------------------------------------------------------
@@ -200,9 +194,9 @@ class IndexWriter:
 
     def commit(self, extra_counts: dict[str, Any] | None = None) -> int:
         """Write new files, then switch the manifest atomically. Returns the committed version."""
-        if not self._dirty and self.manifest["version"] > 0:
+        if not self._dirty and self.manifest.version > 0:
             return self.version
-        previous = self.manifest if self.manifest["version"] > 0 else None
+        previous = self.manifest if self.manifest.version > 0 else None
         version = self.version + 1
         tag = tag_for(version)
         states = {}
@@ -212,8 +206,8 @@ class IndexWriter:
         dedupe_dir.mkdir(parents=True, exist_ok=True)
         dup_name = f"duplicates-{tag}.arrow"
         write_arrow(dedupe_dir / dup_name, _duplicates_table(self.duplicates.values()))
-        manifest = dict(self.manifest)
-        manifest.update(
+        manifest = dataclasses.replace(
+            self.manifest,
             version=version,
             committed_at=time.time(),
             next_docno=self.next_docno,

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from core.errors import UserError
 from rag.loaders.options import FORMATS
+from rag.profiles import DEFAULT_PROFILE, PROFILES
 from rag.retrievers import modes_help
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, help="latte: late-interaction RAG on your own documents.")
@@ -83,7 +84,8 @@ def ingest(
     text_field: Optional[str] = typer.Option(None, help="text column/field"),
     title_field: Optional[str] = typer.Option(None, help="title column/field"),
     profile: Optional[str] = typer.Option(
-        None, help="bm25 | dense | default (dense + MiniLM token tensors) | m3 | colpali; an existing index keeps its own"
+        None, help=f"{' | '.join(PROFILES)} (rag.profiles); a new index gets {DEFAULT_PROFILE!r}, an existing index "
+        "keeps its own"
     ),
     passage_size: int = typer.Option(200, help="words per passage"),
     passage_overlap: int = typer.Option(40, help="words shared by consecutive passages"),

@@ -32,8 +32,9 @@ import numpy as np
 
 from indexers.docstore import StoredDoc
 from indexers.writer import IndexWriter
-from rag.ingest import Ingestor, IngestSettings, IngestSummary, _nbytes
+from rag.ingest import Ingestor, IngestSettings, IngestSummary, _nbytes, open_for_ingest
 from rag.loaders import LoadOptions
+from rag.profiles import UNRECORDED_PROFILE
 from rag.records import Document, LoadProblem
 
 #: encoder calls waiting in the pool per actor before the driver waits for the oldest one
@@ -226,7 +227,7 @@ def ingest_ray(
     components: dict[str, Any] | None = None,
     models: dict[str, Any] | None = None,
     progress: Callable[[IngestSummary], None] | None = None,
-    profile: str = "bm25",
+    profile: str | None = None,
     actors: int | None = None,
     gpus_per_actor: float | None = None,
     encode_batch_size: int = 32,
@@ -247,16 +248,10 @@ def ingest_ray(
         workers = int(ray.cluster_resources().get("CPU", 1))
         pool = start_actors(ray, encoder_factory, count=actors, gpus_per_actor=gpus_per_actor,
                             batch_size=encode_batch_size)
-        with IndexWriter(index, settings=None, components=components) as writer:
-            if writer.version == 0:
-                settings = settings or IngestSettings()
-                writer.manifest["settings"] = {"ingest": settings.model_dump(), "profile": profile}
-                if models:
-                    writer.set_models(models)
-            else:
-                recorded = writer.settings.get("ingest")
-                settings = IngestSettings(**recorded) if recorded and settings is None else (settings or IngestSettings())
-            ing = RayIngestor(writer, settings, actors=pool, ray=ray, progress=progress,
+        opened = open_for_ingest(index, profile=profile, settings=settings, components=components, models=models,
+                                 default_profile=UNRECORDED_PROFILE)
+        with opened.writer as writer:
+            ing = RayIngestor(writer, opened.settings, actors=pool, ray=ray, progress=progress,
                               executor=RayExecutor(ray, workers))
             ing.feed(read_records(ray, paths, opts))
             summary = ing.finish()

@@ -79,7 +79,7 @@ def bm25_retriever(snapshot: Any, encoders: Mapping[str, Any]) -> BM25Retriever 
 def _passage_retriever(name: str, rep: str, snapshot: Any, encoders: Mapping[str, Any]) -> PassageRetriever | None:
     if snapshot.get(name) is None or rep not in encoders:
         return None
-    return PassageRetriever(name, snapshot[name], rep, int(snapshot.manifest.get("next_docno", 0)))
+    return PassageRetriever(name, snapshot[name], rep, snapshot.manifest.next_docno)
 
 
 def dense_retriever(snapshot: Any, encoders: Mapping[str, Any]) -> PassageRetriever | None:

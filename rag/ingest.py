@@ -48,6 +48,7 @@ from rag.prepare import (
     prepare_documents,
     unslim,
 )
+from rag.profiles import DEFAULT_PROFILE, UNRECORDED_PROFILE, Profile, recorded_or_requested
 from rag.records import Document, Drop, LoadProblem, id_problem
 
 log = logging.getLogger(__name__)
@@ -199,12 +200,12 @@ class Ingestor:
         self.deduper = Deduper(settings.dedupe_threshold, settings.num_perm, settings.shingle_size)
         ids, keys, sigs = writer.docs.dedupe_state()
         hashing = self.deduper.hasher.describe()
-        if ids and writer.settings.get("dedupe") != hashing:
+        if ids and writer.manifest.dedupe_hashing != hashing:
             keys, sigs = self._refingerprint(len(ids))
         if ids:
             self.deduper.add_many(ids, keys, sigs)
         else:
-            writer.settings["dedupe"] = hashing  # every stored signature (none) is of this hashing
+            writer.record_dedupe_hashing(hashing)  # every stored signature (none) is of this hashing
         self.known = writer.docs.content_hashes()  # id -> (docno, hash)
         self.seen: set[str] = set()
         self.buffer: list[StoredDoc] = []
@@ -494,7 +495,7 @@ class Ingestor:
 
     def finish(self) -> IngestSummary:
         self.flush()
-        if self.writer.version == 0 or self.writer._dirty:
+        if self.writer.version == 0 or self.writer.has_changes:
             self.summary.version = self.writer.commit()
         else:  # nothing to commit: the version the index is at (not 0)
             self.summary.version = self.writer.version
@@ -515,11 +516,13 @@ def ingest(
     components: dict[str, Any] | None = None,
     models: dict[str, Any] | None = None,
     progress: Callable[[IngestSummary], None] | None = None,
-    profile: str = "bm25",
+    profile: str | None = None,
     workers: int = 1,
 ) -> IngestSummary:
     """Ingest files/folders into the index folder ``index`` (created when missing). See :class:`Ingestor`.
 
+    The index is opened by :func:`open_for_ingest` (``profile`` None: the index's own; a new index without one is
+    ``bm25``: this function loads no models, ``rag.service.ingest_paths`` does and defaults to ``default``).
     ``workers`` > 1 cleans, checks, fingerprints and splits documents in that many worker processes (0: one per
     CPU core); reading, dedupe decisions, indexing and encoding stay in this process. Results are the same.
     """
@@ -529,18 +532,65 @@ def ingest(
     workers = (os.cpu_count() or 1) if workers == 0 else workers
     if workers < 0:
         raise UserError(f"workers must be >= 0 (0: one per CPU core), got {workers}")
-    with IndexWriter(index, settings=None, components=components) as writer, _worker_pool(workers) as pool:
-        if writer.version == 0:
-            settings = settings or IngestSettings()
-            writer.manifest["settings"] = {"ingest": settings.model_dump(), "profile": profile}
-            if models:
-                writer.set_models(models)
-        else:
-            recorded = writer.settings.get("ingest")
-            settings = IngestSettings(**recorded) if recorded and settings is None else (settings or IngestSettings())
-        ing = Ingestor(writer, settings, encode=encode, progress=progress, executor=pool)
+    opened = open_for_ingest(index, profile=profile, settings=settings, components=components, models=models,
+                             default_profile=UNRECORDED_PROFILE)
+    with opened.writer as writer, _worker_pool(workers) as pool:
+        ing = Ingestor(writer, opened.settings, encode=encode, progress=progress, executor=pool)
         ing.feed(iter_documents(paths, load_options))
         return ing.finish()
+
+
+@dataclass
+class OpenIndex:
+    """An index opened for ingest: the writer (holding the write lock: close it, or use it as a context manager),
+    the ingest settings to run with, and the index's profile."""
+
+    writer: IndexWriter
+    settings: IngestSettings
+    profile: Profile
+
+    @property
+    def created(self) -> bool:
+        """Whether the index is new (nothing committed yet)."""
+        return self.writer.version == 0
+
+
+def open_for_ingest(
+    index: str | Path,
+    *,
+    profile: str | None = None,
+    settings: IngestSettings | None = None,
+    components: dict[str, Any] | None = None,
+    models: dict[str, Any] | None = None,
+    default_profile: str = DEFAULT_PROFILE,
+    lock_timeout: float = 30.0,
+) -> OpenIndex:
+    """Open ``index`` for ingest (``latte ingest``, the API's writes, the Ray pipeline all open it here).
+
+    A new index is created with ``components`` (None: documents and BM25) and records ``profile`` (None:
+    ``default_profile``), ``settings`` (None: the defaults; a ``page_images`` profile makes PDF pages the passages)
+    and ``models`` (the encoder records, ``rag.service.models_record``). An existing index keeps its recorded profile
+    (``profile``, when given, must be it: :class:`rag.profiles.ProfileMismatch`) and runs with its recorded settings
+    unless ``settings`` are given. The write lock is waited for ``lock_timeout`` seconds
+    (:class:`indexers.folder.IndexLocked`)."""
+    writer = IndexWriter(index, settings=None, components=components, lock_timeout=lock_timeout)
+    try:
+        manifest = writer.manifest if writer.version > 0 else None
+        prof = recorded_or_requested(index, manifest, profile, default_profile)
+        if manifest is None:
+            settings = settings or IngestSettings()
+            if prof.page_images and not settings.page_passages:
+                settings = settings.model_copy(update={"page_passages": True})
+            writer.record_settings(ingest=settings.model_dump(), profile=prof.name)
+            if models:
+                writer.set_models(models)
+        elif settings is None:
+            recorded = manifest.ingest_settings
+            settings = IngestSettings(**recorded) if recorded else IngestSettings()
+    except BaseException:
+        writer.close()
+        raise
+    return OpenIndex(writer, settings, prof)
 
 
 def release_free_memory() -> None:

@@ -113,4 +113,4 @@ def colbert_ranker(snapshot: Any, encoders: Mapping[str, Any]) -> ColbertRanker 
     """Exact MaxSim where the index has tensor arrays and the multi-vector query encoder is loaded."""
     if snapshot.get("tensors") is None or "multivector" not in encoders:
         return None
-    return ColbertRanker(snapshot["tensors"], int(snapshot.manifest.get("next_docno", 0)))
+    return ColbertRanker(snapshot["tensors"], snapshot.manifest.next_docno)

@@ -15,32 +15,15 @@ from core.errors import UserError
 from indexers.folder import IndexFolder, Snapshot
 from rag.passage_encoding import encode_pages, make_encode  # noqa: F401 (re-exported)
 from rag.planner import Planner
+from rag.profiles import get_profile, index_profile
 
 if TYPE_CHECKING:  # the ingest pipeline is imported where it runs: a search does not need it
     from rag.ingest import IngestSettings, IngestSummary
     from rag.loaders import LoadOptions
 
-# profile name -> (encoder profile in rag.encoders.registry, the passage-level indexes it builds)
-PROFILES: dict[str, tuple[str | None, tuple[str, ...]]] = {
-    "bm25": (None, ()),
-    # the default follows the SciFact measurement: MaxSim over binary MiniLM token tensors lifts BM25 + dense RRF
-    # from 0.712 to 0.740 nDCG@10 (README), so the default profile builds the tensors and reranks
-    "default": ("default", ("dense", "tensors")),
-    "dense": ("default", ("dense",)),
-    "minilm-tokens": ("default", ("dense", "tensors")),  # the same as "default" (its name before it became one)
-    "m3": ("m3", ("dense", "sparse", "tensors")),
-    # PDF pages as images: MiniLM dense on page text, ColPali/ColQwen2 page patches as the tensors
-    "colpali": ("default", ("dense", "tensors")),
-}
-IMAGE_PROFILES = {"colpali"}
-PROFILE_INDEXES = {name: idx for name, (_, idx) in PROFILES.items()}
-REP_OF_INDEX = {"dense": "dense", "sparse": "sparse", "tensors": "multivector"}
-
-
 def profile_indexes(profile: str) -> tuple[str, ...]:
-    if profile not in PROFILE_INDEXES:
-        raise UserError(f"unknown profile {profile!r}; choose one of {sorted(PROFILE_INDEXES)}")
-    return PROFILE_INDEXES[profile]
+    """The passage-level indexes ``profile`` builds (an unknown name is a ``UserError`` naming the known ones)."""
+    return get_profile(profile).indexes
 
 
 def load_encoders(
@@ -55,34 +38,31 @@ def load_encoders(
 
     Each representation's model is, in order: ``model_overrides[rep]`` (``latte ingest --dense-model`` /
     ``--tensor-model``: any HF id or local path, e.g. a ColBERT checkpoint for the tensors), the model the index
-    recorded, the profile's default. The ``colpali`` profile takes its page-image model from ``image_model``, else
-    the one the index recorded, else ``$LATTE_COLPALI_MODEL``, else ``vidore/colpali-v1.3-hf``.
+    recorded, the profile's default. A ``page_images`` profile (``colpali``) takes its page-image model from
+    ``image_model``, else the one the index recorded, else ``$LATTE_COLPALI_MODEL``, else the profile's
+    (``vidore/colpali-v1.3-hf``).
     """
-    indexes = profile_indexes(profile)
-    if not indexes:
+    base = get_profile(profile)
+    if not base.indexes:
         return {}
     import dataclasses
 
-    from rag.encoders.registry import PROFILES as ENCODER_PROFILES
     from rag.encoders.registry import check_compatible, load_profile
 
     unknown = sorted(set(model_overrides or {}) - {"dense", "sparse", "multivector"})
     if unknown:
         raise UserError(f"model overrides for unknown representations {unknown}; use dense, sparse or multivector")
-    encoder_profile = PROFILES[profile][0]
-    assert encoder_profile is not None  # a profile with model indexes names its encoders
-    base = ENCODER_PROFILES[encoder_profile]
     chosen: dict[str, Any] = {}
-    for rep in ("dense", "sparse", "multivector"):
-        if getattr(base, rep) is None or (rep == "multivector" and profile in IMAGE_PROFILES):
+    for want in base.models():
+        if want == "multivector" and base.page_images:
             continue
-        spec = (model_overrides or {}).get(rep) or ((models or {}).get(rep) or {}).get("name")
+        spec = (model_overrides or {}).get(want) or ((models or {}).get(want) or {}).get("name")
         if spec:
-            chosen[rep] = spec
+            chosen[want] = spec
     encs = load_profile(dataclasses.replace(base, **chosen) if chosen else base, device=device)
-    wanted = {REP_OF_INDEX[i] for i in indexes}
+    wanted = set(base.representations)
     encs = {rep: e for rep, e in encs.items() if rep in wanted}
-    if profile in IMAGE_PROFILES:
+    if base.page_images and base.multivector:
         import os
 
         from rag.encoders.colpali import ColPaliEncoder
@@ -91,7 +71,7 @@ def load_encoders(
             image_model
             or ((models or {}).get("multivector") or {}).get("name")
             or os.environ.get("LATTE_COLPALI_MODEL")
-            or "vidore/colpali-v1.3-hf"
+            or base.multivector
         )
         encs["multivector"] = ColPaliEncoder(spec, device=device)
     for rep, recorded in (models or {}).items():
@@ -146,7 +126,7 @@ def ingest_paths(
     ``host:port``) runs the pipeline on a Ray cluster instead (``rag.distributed``): ``ray_actors`` encoder actors
     load the same encoders where they run; ``encode_batch_size`` is the encoder's forward-pass batch."""
     from indexers.storage import is_url
-    from rag.ingest import IngestSettings, ingest
+    from rag.ingest import ingest
 
     if is_url(index):  # object storage: ingest into a local staging mirror that publishes each commit
         from indexers.storage import RemoteIndex
@@ -158,39 +138,24 @@ def ingest_paths(
                 workers=workers, model_overrides=model_overrides, ray_address=ray_address, ray_actors=ray_actors,
                 encode_batch_size=encode_batch_size,
             )
-    folder = IndexFolder(index)
-    if folder.exists():
-        m = folder.read_manifest()
-        recorded = m["settings"].get("profile", "bm25")
-        if profile is not None and profile != recorded:
-            raise UserError(
-                f"index {index} was built with profile {recorded!r}; ingest into it with the same profile "
-                f"(or omit --profile), or build a new index for {profile!r}"
-            )
-        profile = recorded
-        if encoders is None:
-            encoders = load_encoders(profile, device=device, models=m.get("models"), image_model=image_model,
-                                     model_overrides=model_overrides)
-        components = None
-    else:
-        profile = profile or "default"
-        if encoders is None:
-            encoders = load_encoders(profile, device=device, image_model=image_model, model_overrides=model_overrides)
-        components = new_components(profile, encoders, quantization)
-        if profile in IMAGE_PROFILES:
-            settings = (settings or IngestSettings()).model_copy(update={"page_passages": True})
+    # the profile rule (rag.profiles): checked before the models load, and again under the write lock
+    prof, manifest = index_profile(index, profile)
+    recorded_models = manifest.models if manifest is not None else None
+    if encoders is None:
+        encoders = load_encoders(prof.name, device=device, models=recorded_models, image_model=image_model,
+                                 model_overrides=model_overrides)
+    components = new_components(prof.name, encoders, quantization) if manifest is None else None
     cb = _progress_callback() if progress else None
     if ray_address is not None:
         from rag.distributed import ingest_ray
 
-        recorded_models = folder.read_manifest().get("models") if folder.exists() else None
-        factory = partial(load_encoders, profile, device=device, models=recorded_models, image_model=image_model,
+        factory = partial(load_encoders, prof.name, device=device, models=recorded_models, image_model=image_model,
                           model_overrides=model_overrides) if encoders else None
         try:
             return ingest_ray(
                 paths, index, address=ray_address, settings=settings, load_options=load_options,
                 encoder_factory=factory, components=components, models=models_record(encoders),
-                progress=cb[0] if cb else None, profile=profile, actors=ray_actors,
+                progress=cb[0] if cb else None, profile=prof.name, actors=ray_actors,
                 encode_batch_size=encode_batch_size,
             )
         finally:
@@ -206,7 +171,7 @@ def ingest_paths(
             components=components,
             models=models_record(encoders),
             progress=cb[0] if cb else None,
-            profile=profile,
+            profile=prof.name,
             workers=workers,
         )
     finally:
@@ -284,14 +249,14 @@ def open_searcher(index: str | Path, *, device: str = "auto", snapshot: Snapshot
     """A planner over the committed version of ``index``; with ``lazy`` its models load only when a search needs
     them (see :class:`LazyEncoders`)."""
     snap = snapshot or open_snapshot(index)
-    profile = snap.manifest["settings"].get("profile", "bm25")
+    profile = snap.manifest.profile
 
     def load() -> dict[str, Any]:
-        return load_encoders(profile, device=device, models=snap.manifest.get("models"))
+        return load_encoders(profile, device=device, models=snap.manifest.models)
 
     if not lazy:
         return Planner(snap, load())
-    reps = [REP_OF_INDEX[i] for i in profile_indexes(profile)]
+    reps = list(get_profile(profile).representations)
     return Planner(snap, LazyEncoders(reps, load))
 
 
@@ -313,12 +278,12 @@ def _dir_size(p: Path) -> int:
 def index_info(index: str | Path) -> dict[str, Any]:
     snap = open_snapshot(index)
     m = snap.manifest
-    sizes = {kind: _human(_dir_size(snap.path / kind)) for kind in m["components"]}
+    sizes = {kind: _human(_dir_size(snap.path / kind)) for kind in m.components}
     extra: dict[str, Any] = {}
     tensors = snap.get("tensors")
     if tensors is not None and hasattr(tensors, "size_report"):
         extra["tensors"] = tensors.size_report()
-    return {"path": str(snap.path), "manifest": m, "counts": m.get("counts", {}), "sizes": sizes, **extra}
+    return {"path": str(snap.path), "manifest": m.to_dict(), "counts": m.counts, "sizes": sizes, **extra}
 
 
 def _human(n: float) -> str:

@@ -43,18 +43,18 @@ def index_description(served: ServedDep, state: StateDep) -> dict[str, Any]:
     """The served version's manifest, counts, models, disk use per component, and what it can run."""
     snap = served.planner.snapshot
     m = snap.manifest
-    sizes = {kind: human_size(folder_size(snap.path / kind)) for kind in m.get("components", {})}
+    sizes = {kind: human_size(folder_size(snap.path / kind)) for kind in m.components}
     return {
         "version": snap.version,
-        "profile": m.get("settings", {}).get("profile", "bm25"),
-        "committed_at": m.get("committed_at"),
-        "counts": m.get("counts", {}),
-        "models": m.get("models", {}),
+        "profile": m.profile,
+        "committed_at": m.committed_at,
+        "counts": m.counts,
+        "models": m.models,
         "sizes": sizes,
         "retrievers": sorted(served.planner.retrievers),
         "rerank": snap.get("tensors") is not None and "multivector" in (state.encoders or {}),
         "generator": getattr(state.generator, "name", None),
-        "manifest": m,
+        "manifest": m.to_dict(),
     }
 
 

@@ -1,21 +1,25 @@
-"""Profiles (which model serves which representation), model-kind detection and loading, compatibility checks.
+"""Loading a profile's encoders, model-kind detection and loading, compatibility checks.
 
-A profile names a model per representation; ``load_profile`` loads each model once, so when one
-model serves several representations (BGE-M3: dense, sparse and multivector) the same encoder object
-is returned under each key and one forward pass gives all of them.
+A profile (``rag.profiles``, the one table: ``Profile`` and ``PROFILES`` are re-exported here) names a model per
+representation; ``load_profile`` loads each model once, so when one model serves several representations (BGE-M3:
+dense, sparse and multivector) the same encoder object is returned under each key and one forward pass gives all
+of them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.errors import UserError
-from rag.encoders.base import Encoder, EncoderInfo, Representation
+from rag.encoders.base import Encoder, EncoderInfo
 from rag.encoders.kinds import ENCODER_KINDS, detection_order, kind_aliases, kind_names, markers
-from rag.encoders.resolve import BGE_M3, MINILM, canonical_name, resolve_model
+from rag.encoders.resolve import canonical_name, resolve_model
+from rag.profiles import PROFILES, Profile, get_profile
+
+__all__ = ["PROFILES", "IncompatibleModel", "Profile", "UnknownModelKind", "check_compatible", "detect_model_kind",
+           "info_from_dict", "load_encoder", "load_profile"]
 
 KIND_ALIASES = kind_aliases()  # the built-in kinds' names (rag/encoders/kinds.py: ENCODER_KINDS, register_kind)
 KINDS = kind_names()
@@ -32,47 +36,6 @@ class UnknownModelKind(UserError, ValueError):
     """A folder's layout does not say which kind of encoder it holds."""
 
 
-@dataclass(frozen=True)
-class Profile:
-    """Which model (HF id, alias or path) serves each representation; None = not used.
-
-    ``lexical`` names the non-neural first-stage retriever (``"bm25"``), which needs no encoder.
-    ``options`` are keyword arguments passed to every encoder the profile loads.
-    """
-
-    name: str
-    dense: str | None
-    sparse: str | None
-    multivector: str | None
-    lexical: str | None = "bm25"
-    description: str = ""
-    options: dict[str, Any] = field(default_factory=dict)
-
-    def models(self) -> dict[Representation, str]:
-        """Representation -> model spec, for the representations this profile uses."""
-        specs: dict[Representation, str | None] = {
-            "dense": self.dense, "sparse": self.sparse, "multivector": self.multivector
-        }
-        return {rep: spec for rep, spec in specs.items() if spec}
-
-
-PROFILES: dict[str, Profile] = {
-    "default": Profile(
-        name="default",
-        dense=MINILM,
-        sparse=None,
-        multivector=MINILM,
-        description="BM25 + all-MiniLM-L6-v2 dense first stage; MiniLM token vectors for the MaxSim rerank.",
-    ),
-    "m3": Profile(
-        name="m3",
-        dense=BGE_M3,
-        sparse=BGE_M3,
-        multivector=BGE_M3,
-        description="BM25 + BGE-M3 dense and learned-sparse first stage; BGE-M3 ColBERT vectors for the rerank "
-        "(one model, one forward pass).",
-    ),
-}
 
 
 def detect_model_kind(path: Path) -> str:
@@ -131,20 +94,18 @@ def load_profile(
     dtype: str = "auto",
     models_dir: Path | None = None,
 ) -> dict[str, Encoder]:
-    """Encoders keyed by representation for a profile (a name from ``PROFILES`` or a ``Profile``).
+    """Text encoders keyed by representation for a profile (a name from ``PROFILES`` or a ``Profile``).
 
     A model named for several representations is loaded once and the same object is returned for
-    each. Raises when a model cannot produce the representation the profile assigns to it.
+    each. Raises when a model cannot produce the representation the profile assigns to it. A ``page_images``
+    profile's multivector model reads page images, not text: ``rag.service.load_encoders`` loads it.
     """
-    if isinstance(name, Profile):
-        profile = name
-    elif name in PROFILES:
-        profile = PROFILES[name]
-    else:
-        raise KeyError(f"unknown profile {name!r}; known profiles: {', '.join(sorted(PROFILES))}.")
+    profile = name if isinstance(name, Profile) else get_profile(name)
     loaded: dict[str, Encoder] = {}
     out: dict[str, Encoder] = {}
     for representation, spec in profile.models().items():
+        if representation == "multivector" and profile.page_images:
+            continue
         key = canonical_name(spec)
         if key not in loaded:
             loaded[key] = load_encoder(spec, device=device, dtype=dtype, models_dir=models_dir, **profile.options)

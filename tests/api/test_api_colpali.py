@@ -84,7 +84,7 @@ def test_upload_into_a_new_colpali_index_encodes_the_kept_pages(tmp_path, tiny_c
         assert r.status_code == 200, r.text
         assert [o["status"] for o in r.json()["results"]] == ["indexed", "indexed"]
         snap = Snapshot.open(index)
-        assert snap.manifest["settings"]["ingest"]["page_passages"]  # one passage per page, as `latte ingest` does
+        assert snap.manifest.settings["ingest"]["page_passages"]  # one passage per page, as `latte ingest` does
         report = snap["tensors"].size_report()
         assert report["passages"] == PDF_PAGES
         assert report["tokens"] >= PDF_PAGES * 16  # the kept PDFs' pages were rendered and encoded (not empty)

@@ -45,5 +45,5 @@ def test_mldr_eval_uses_the_language_analyzer(tmp_path: Path, language_samples: 
     assert out["dataset"] == f"mldr/{lang}" and out["queries"] == 2
     assert out["results"]["bm25"]["nDCG@10"] == pytest.approx(1.0)
     manifest = IndexFolder(tmp_path / "idx").read_manifest()
-    assert manifest["components"]["bm25"]["analyzer"]["languages"] == {lang: MLDR_ANALYZERS[lang]}
-    assert manifest["settings"]["ingest"]["lang"] == lang
+    assert manifest.components["bm25"]["analyzer"]["languages"] == {lang: MLDR_ANALYZERS[lang]}
+    assert manifest.ingest_settings is not None and manifest.ingest_settings["lang"] == lang

@@ -109,7 +109,7 @@ def test_an_index_written_before_analyzers_per_language_loads_and_behaves_as_bef
                               for i, t in enumerate(ENGLISH)), encoding="utf-8")
     ingest([corpus], tmp_path / "idx", components={"docs": DocStore(), "bm25": BM25Index()})  # the old default
     folder = IndexFolder(tmp_path / "idx")
-    manifest = folder.read_manifest()
+    manifest = folder.read_manifest().to_dict()
     state = manifest["components"]["bm25"]
     assert state["analyzer"] == Analyzer().to_dict() and "kind" not in state["analyzer"]
     if drop_analyzer:
@@ -129,7 +129,7 @@ def test_an_index_written_before_analyzers_per_language_loads_and_behaves_as_bef
     more = tmp_path / "b.jsonl"
     more.write_text(json.dumps({"_id": "zh", "title": "", "text": "北京是中国的首都。"}) + "\n", encoding="utf-8")
     ingest([more], tmp_path / "idx")
-    after = folder.read_manifest()["components"]["bm25"]["analyzer"]
+    after = folder.read_manifest().components["bm25"]["analyzer"]
     assert after == Analyzer().to_dict()  # still the English analyzer: the index's terms stay comparable
 
 

@@ -118,7 +118,7 @@ def test_merged_index_answers_exactly_as_the_unmerged_one(tmp_path):
     snap = Snapshot.open(tmp_path / "idx")
     assert snap["docs"].row(3)["text"] == "" and not snap["docs"].is_live(3)
     assert 3 not in np.asarray(snap["dense"].segments[0].docnos).tolist()
-    assert all("postings" in s for s in snap.manifest["components"]["bm25"]["segments"])
+    assert all("postings" in s for s in snap.manifest.components["bm25"]["segments"])
     # everything merges into one segment and still answers the same; a second writer opens it normally
     with IndexWriter(tmp_path / "idx", auto_merge=False) as w:
         w.merge(max_segments=1)
@@ -199,7 +199,7 @@ def test_kill_9_mid_merge_loses_nothing(tmp_path):
     assert after == before and segs_after == segs
     # the next writer removes the orphaned merged folders and merges cleanly
     orphans = {p.name for p in (tmp_path / "idx" / "bm25").iterdir()} - set(
-        snap.manifest["components"]["bm25"]["segments"][i]["name"] for i in range(12)
+        snap.manifest.components["bm25"]["segments"][i]["name"] for i in range(12)
     )
     assert any(o.startswith("seg-") for o in orphans)
     with IndexWriter(tmp_path / "idx", auto_merge=False) as w:

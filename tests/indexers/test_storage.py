@@ -98,7 +98,7 @@ def test_ingest_publishes_versions_that_mirrors_pull_whole(tmp_path, s3):
     second = ingest_paths([write_jsonl(tmp_path / "b.jsonl", changed)], url)
     assert r.pull(tmp_path / "mirror") == second.version > remote.version
     snap = Snapshot.open(tmp_path / "mirror")
-    assert snap.manifest["counts"]["documents"] == 60 and len(snap["docs"].id_map) == 60
+    assert snap.manifest.counts["documents"] == 60 and len(snap["docs"].id_map) == 60
     assert before & set(os.listdir(tmp_path / "mirror" / "docs"))  # unchanged segments were kept, not fetched again
     # only the committed and the previous versions' files remain on the server
     kept = {(kind, name) for m in (r.read_manifest(), json.loads(r.fs.cat_file(f"{r.root}/manifest.previous.json")))
@@ -117,11 +117,11 @@ def test_writers_are_serialised_and_a_lost_version_race_is_refused(tmp_path, s3)
         ingest_paths([write_jsonl(tmp_path / "a.jsonl", rows(3))], url, profile="bm25")
     ingest_paths([write_jsonl(tmp_path / "a.jsonl", rows(3))], url, profile="bm25")  # the lock was released
     # a writer whose version was claimed by another one meanwhile fails instead of overwriting it
-    version = r.read_manifest()["version"]
+    version = r.read_manifest().version
     r.fs.pipe_file(f"{r.root}/versions/manifest-v{version + 1:06d}.json", b"{}")
     with pytest.raises(IndexLocked, match=f"already committed version {version + 1}"):
         ingest_paths([write_jsonl(tmp_path / "b.jsonl", rows(3, 10))], url)
-    assert r.read_manifest()["version"] == version  # readers still see the last whole version
+    assert r.read_manifest().version == version  # readers still see the last whole version
 
 
 def _serve(port: int, url: str, env: dict, log: Path) -> subprocess.Popen:
@@ -168,8 +168,8 @@ def test_two_replicas_see_only_whole_versions_while_a_third_process_ingests(tmp_
         assert out.returncode == 0, out.stderr[-2000:]
         final = RemoteIndex(url).read_manifest()
         deadline = time.monotonic() + 60
-        while not all(any(i == k and v == final["version"] for k, v, _ in seen) for i in range(2)):
-            assert time.monotonic() < deadline, f"replicas did not reach version {final['version']}: {seen[-5:]}"
+        while not all(any(i == k and v == final.version for k, v, _ in seen) for i in range(2)):
+            assert time.monotonic() < deadline, f"replicas did not reach version {final.version}: {seen[-5:]}"
             time.sleep(0.2)
         # writes to a replica are refused with what to do instead
         w = httpx.post(f"http://127.0.0.1:{ports[0]}/v1/documents",
@@ -189,8 +189,8 @@ def test_two_replicas_see_only_whole_versions_while_a_third_process_ingests(tmp_
         by_version.setdefault(v, set()).add(h)
     assert all(len(h) == 1 for h in by_version.values()), by_version  # one version, one document count
     print("versions seen (version: documents):", {v: sorted(h) for v, h in sorted(by_version.items())}, len(seen), "searches")
-    assert len(by_version) >= 2 and max(by_version) == final["version"]
-    assert by_version[final["version"]] == {80}
+    assert len(by_version) >= 2 and max(by_version) == final.version
+    assert by_version[final.version] == {80}
     for i in range(2):  # each replica only moved forward
         versions = [v for k, v, _ in seen if k == i]
         assert versions == sorted(versions)

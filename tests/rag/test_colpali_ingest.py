@@ -39,7 +39,7 @@ def test_pdf_pages_become_binary_page_tensors_and_rerank(tmp_path, tiny_colpali)
     assert s.indexed == 2 and s.load_errors == 1  # the corrupt PDF is reported, the rest ingested
     snap = Snapshot.open(tmp_path / "idx")
     n_pages = 3 + 4
-    assert snap.manifest["counts"]["passages"] == n_pages  # one passage per page
+    assert snap.manifest.counts["passages"] == n_pages  # one passage per page
     rep = snap["tensors"].size_report()
     assert rep["passages"] == n_pages
     from rag.encoders.colpali import ColPaliEncoder
@@ -50,7 +50,7 @@ def test_pdf_pages_become_binary_page_tensors_and_rerank(tmp_path, tiny_colpali)
     assert per_page >= 16  # the tiny model's 16 image patches plus its visual prompt tokens
     assert rep["tokens"] == n_pages * per_page
     assert rep["binary_bytes"] * 32 == rep["float32_equivalent_bytes"]
-    assert snap.manifest["models"]["multivector"]["kind"] == "colpali"
+    assert snap.manifest.models["multivector"]["kind"] == "colpali"
 
     planner = open_searcher(tmp_path / "idx", device="cpu")
     res = planner.search("Costco net sales quarter", SearchOptions(k=3, rerank=True))

@@ -80,7 +80,7 @@ def test_ray_ingest_equals_single_process_bm25(tmp_path, ray_cluster):
         out[mode] = (_decisions(s1), _decisions(s2), _stored(idx),
                      snap["bm25"].score_all("tumor immune kinase therapy title").tolist(),
                      [a.tolist() for a in snap["bm25_passages"].search_passages("tumor immune kinase", 50)],
-                     snap.manifest["counts"])
+                     snap.manifest.counts)
     assert out["single"][0]["exact_duplicates"] == 1 and out["single"][0]["near_duplicates"] == 1
     assert out["single"][0]["dropped"]["duplicate_id"] == 1 and out["single"][1]["replaced"] == 1
     assert out["single"][0]["indexed"] == 2001
@@ -104,7 +104,7 @@ def test_ray_ingest_equals_single_process_vectors_and_tensors(tmp_path, ray_clus
         snaps[mode] = Snapshot.open(tmp_path / mode)
     a, b = snaps["single"], snaps["ray"]
     assert _stored(tmp_path / "single") == _stored(tmp_path / "ray")
-    assert a.manifest["models"] == b.manifest["models"]
+    assert a.manifest.models == b.manifest.models
     for kind, names in (("dense", ("vectors",)), ("tensors", ("codes", "token_offsets"))):
         for name in names:
             x, y = ([np.asarray(s.arrays[name]) for s in snap[kind].segments] for snap in (a, b))
@@ -176,7 +176,7 @@ def test_a_killed_driver_leaves_the_last_commit_and_a_rerun_resumes(tmp_path, ra
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     snap = Snapshot.open(tmp_path / "idx")  # a whole committed version
-    assert len(snap["docs"].id_map) == snap.manifest["counts"]["documents"] <= 800
+    assert len(snap["docs"].id_map) == snap.manifest.counts["documents"] <= 800
     subprocess.run(cmd, cwd=root, check=True, capture_output=True)
     ingest([corpus], tmp_path / "ref", settings=IngestSettings(batch_docs=50), profile="bm25")
     assert _stored(tmp_path / "idx") == _stored(tmp_path / "ref")

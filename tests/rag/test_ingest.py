@@ -56,7 +56,7 @@ def test_ingest_search_info_roundtrip(tmp_path):
     s = ingest([corpus], idx, settings=IngestSettings(batch_docs=20))
     assert (s.read, s.indexed, s.commits) == (50, 50, 3)
     snap = Snapshot.open(idx)
-    assert snap.manifest["counts"]["documents"] == 50
+    assert snap.manifest.counts["documents"] == 50
     assert snap.version == 3
     # its title number (the only rare term) finds it first, with its best passage
     q = "title 17 " + make_doc(17)[:80]
@@ -179,7 +179,7 @@ def test_rerun_resumes_without_duplicating_and_replaces_changed(tmp_path):
     s3 = ingest([corpus], idx)
     assert (s3.replaced, s3.indexed, s3.unchanged) == (1, 1, 29)
     snap = Snapshot.open(idx)
-    assert snap.manifest["counts"]["documents"] == 30
+    assert snap.manifest.counts["documents"] == 30
     assert search_ids(idx, "quasars galaxies", 1) == ["doc3"]
     docs = snap["docs"]
     assert "quasars" in docs.document(docs.id_map["doc3"]).text  # the old text is gone from the live document
@@ -196,7 +196,7 @@ def test_delete_removes_from_every_index(tmp_path):
     assert deleted == ["doc4"] and missing == ["nope"]
     assert "doc4" not in search_ids(idx, q, 10)
     snap = Snapshot.open(idx)
-    assert "doc4" not in snap["docs"].id_map and snap.manifest["counts"]["documents"] == 9
+    assert "doc4" not in snap["docs"].id_map and snap.manifest.counts["documents"] == 9
 
 
 _CHILD = textwrap.dedent(
@@ -226,7 +226,7 @@ def test_kill_9_mid_ingest_leaves_last_commit_readable_and_rerun_resumes(tmp_pat
     try:
         deadline = time.time() + 120
         while time.time() < deadline:
-            if IndexFolder(idx).exists() and IndexFolder(idx).read_manifest()["version"] >= 2:
+            if IndexFolder(idx).exists() and IndexFolder(idx).read_manifest().version >= 2:
                 break
             time.sleep(0.05)
         else:
@@ -236,7 +236,7 @@ def test_kill_9_mid_ingest_leaves_last_commit_readable_and_rerun_resumes(tmp_pat
         p.wait(timeout=30)
     assert p.returncode == -signal.SIGKILL
     snap = Snapshot.open(idx)
-    n = snap.manifest["counts"]["documents"]
+    n = snap.manifest.counts["documents"]
     assert 0 < n < 1500 and n % 50 == 0
     assert len(snap["docs"].id_map) == n
     assert Planner(snap).search("protein", SearchOptions(k=5, mode="bm25")).hits
@@ -244,7 +244,7 @@ def test_kill_9_mid_ingest_leaves_last_commit_readable_and_rerun_resumes(tmp_pat
     s = ingest([corpus], idx)
     assert s.unchanged == n and s.indexed == 1500 - n
     snap = Snapshot.open(idx)
-    assert snap.manifest["counts"]["documents"] == 1500 == len(snap["docs"].id_map)
+    assert snap.manifest.counts["documents"] == 1500 == len(snap["docs"].id_map)
 
 
 def test_bad_input_is_reported_and_the_rest_ingested(tmp_path):

@@ -49,7 +49,7 @@ def test_a_document_survives_ingest_with_its_passages_and_a_query_finds_it(
     passages = store.passages(docno, row["text"])
     assert len(passages) >= 2, "a long document is cut into several passages"
     assert all(p.text and p.text == row["text"][p.start : p.end] for p in passages)
-    analyzer = snap.manifest["components"]["bm25"]["analyzer"]
+    analyzer = snap.manifest.components["bm25"]["analyzer"]
     assert analyzer["languages"] == {lang: EXPECTED_ANALYZER[lang], "en": "english"}
 
     planner = open_searcher(tmp_path / "idx")
@@ -68,7 +68,7 @@ def test_a_mixed_collection_analyzes_each_document_and_query_in_its_own_language
     corpus = write_corpus(tmp_path / "data", docs)
     summary = ingest_paths([corpus], tmp_path / "idx", profile="bm25", workers=2)  # worker processes analyze
     assert summary.dropped == {} and summary.indexed == len(docs)
-    recorded = open_snapshot(tmp_path / "idx").manifest["components"]["bm25"]["analyzer"]["languages"]
+    recorded = open_snapshot(tmp_path / "idx").manifest.languages
     assert set(recorded) == set(language_samples)
     planner = open_searcher(tmp_path / "idx")
     for lang, sample in language_samples.items():
@@ -91,7 +91,7 @@ def test_metadata_and_settings_name_the_language(tmp_path: Path) -> None:
 
     ingest_paths([path], tmp_path / "idx", profile="bm25", settings=IngestSettings(lang="sv"),
                  load_options=LoadOptions(fmt="jsonl", id_field="id", text_field="text"))
-    recorded = open_snapshot(tmp_path / "idx").manifest["components"]["bm25"]["analyzer"]["languages"]
+    recorded = open_snapshot(tmp_path / "idx").manifest.components["bm25"]["analyzer"]["languages"]
     assert recorded == {"de": "snowball:german", "ru": "snowball:russian", "sv": "snowball:swedish"}
     planner = open_searcher(tmp_path / "idx")
     # German stemming: "Bank" finds "Banken"; the query is German because the caller says so

@@ -39,9 +39,9 @@ def planner(index):
 def test_index_records_profile_models_and_tensor_sizes(index):
     snap = Snapshot.open(index)
     m = snap.manifest
-    assert m["settings"]["profile"] == "default"
-    assert m["models"]["dense"]["dense_dim"] == 384 and m["models"]["multivector"]["multivector_dim"] == 384
-    assert set(m["components"]) == {"docs", "bm25", "bm25_passages", "dense", "tensors"}
+    assert m.profile == "default"
+    assert m.models["dense"]["dense_dim"] == 384 and m.models["multivector"]["multivector_dim"] == 384
+    assert set(m.components) == {"docs", "bm25", "bm25_passages", "dense", "tensors"}
     rep = snap["tensors"].size_report()
     assert rep["binary_bytes"] * 32 == rep["float32_equivalent_bytes"]
 
@@ -114,7 +114,7 @@ def test_querying_with_another_model_is_refused(index):
     from rag.encoders.registry import IncompatibleModel
 
     m = Snapshot.open(index).manifest
-    forged = json.loads(json.dumps(m["models"]))
+    forged = json.loads(json.dumps(m.models))
     forged["dense"]["fingerprint"] = "0" * 16
     with pytest.raises(IncompatibleModel):
         load_encoders("default", device="cpu", models=forged)

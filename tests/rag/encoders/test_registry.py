@@ -103,7 +103,7 @@ def test_default_profile_shares_minilm(offline_hub):
 
 
 def test_profile_errors(tiny_st_path, offline_hub):
-    with pytest.raises(KeyError, match="known profiles: default, m3"):
+    with pytest.raises(KeyError, match="known profiles: bm25, colpali, default, dense, m3, minilm-tokens"):
         load_profile("nope")
     wrong = Profile(name="wrong", dense=None, sparse=str(tiny_st_path), multivector=None)
     with pytest.raises(ValueError, match="has no sparse output"):
