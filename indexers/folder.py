@@ -27,9 +27,10 @@ from typing import Any
 
 from indexers.arrays import write_json_atomic
 from indexers.component import Component
-from indexers.manifest import FORMAT, FORMAT_VERSION, Manifest
+from indexers.manifest import FORMAT, FORMAT_VERSION, IndexFormatError, Manifest, parse_manifest
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "Manifest"]  # the format's constants live with the manifest record
+# the format's constants, its error and its record live with the manifest (indexers.manifest)
+__all__ = ["FORMAT", "FORMAT_VERSION", "IndexFormatError", "Manifest"]
 
 MANIFEST = "manifest.json"
 PREVIOUS = "manifest.previous.json"
@@ -40,10 +41,6 @@ class IndexNotFound(FileNotFoundError):
 
 
 class IndexLocked(RuntimeError):
-    pass
-
-
-class IndexFormatError(RuntimeError):
     pass
 
 
@@ -163,14 +160,7 @@ class IndexFolder:
                 f"no index at {self.path} (no {MANIFEST}); build one with: latte ingest PATH --index {self.path}"
             )
         with open(self.manifest_path, encoding="utf-8") as f:
-            m = json.load(f)
-        if not isinstance(m, dict) or m.get("format") != FORMAT:
-            raise IndexFormatError(f"{self.manifest_path} is not a latte index manifest")
-        if int(m.get("format_version", 0)) > FORMAT_VERSION:
-            raise IndexFormatError(
-                f"index format {m['format_version']} is newer than this latte supports ({FORMAT_VERSION}); upgrade latte"
-            )
-        return Manifest.from_dict(m)
+            return parse_manifest(json.load(f), str(self.manifest_path))
 
     def read_previous(self) -> Manifest | None:
         """The version before the committed one (kept readable for a reader that raced the switch), or None."""
@@ -180,7 +170,7 @@ class IndexFolder:
         if not p.is_file():
             return None
         with open(p, encoding="utf-8") as f:
-            return Manifest.from_dict(json.load(f))
+            return parse_manifest(json.load(f), str(p))
 
     @contextmanager
     def write_lock(self, timeout: float = 30.0) -> Iterator[None]:

@@ -119,5 +119,29 @@ class Manifest:
         return dict((state.get("analyzer") or {}).get("languages") or {})
 
 
+class IndexFormatError(RuntimeError):
+    """A file that is not a latte index manifest, or a manifest in a newer format than this latte reads."""
+
+
+def parse_manifest(data: Any, where: str) -> Manifest:
+    """The manifest ``data`` (the parsed JSON read from ``where``), checked: every reader of a ``manifest.json``,
+    local or remote, committed or previous, goes through here.
+
+    >>> parse_manifest({"format": "latte-index", "format_version": 1, "version": 2}, "m.json").version
+    2
+    >>> parse_manifest([], "m.json")
+    Traceback (most recent call last):
+    ...
+    indexers.manifest.IndexFormatError: m.json is not a latte index manifest
+    """
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise IndexFormatError(f"{where} is not a latte index manifest")
+    if int(data.get("format_version", 0)) > FORMAT_VERSION:
+        raise IndexFormatError(
+            f"index format {data['format_version']} is newer than this latte supports ({FORMAT_VERSION}); upgrade latte"
+        )
+    return Manifest.from_dict(data)
+
+
 _KEYS = tuple(f.name for f in dataclasses.fields(Manifest) if f.name not in ("unknown", "absent"))
 _DEFAULTS = {k: getattr(Manifest(), k) for k in _KEYS}

@@ -41,7 +41,7 @@ from indexers.folder import (
     component_class,
     on_commit,
 )
-from indexers.manifest import Manifest
+from indexers.manifest import Manifest, parse_manifest
 
 LOCK = "LOCK"
 VERSIONS = "versions"
@@ -74,10 +74,8 @@ def _filesystem(url: str, storage_options: dict[str, Any] | None) -> tuple[Any, 
     return fs, root.rstrip("/")
 
 
-def manifest_files(manifest: Manifest | dict[str, Any]) -> list[tuple[str, str]]:
-    """Every (component folder, entry name) a committed manifest (or its JSON form) needs."""
-    if isinstance(manifest, dict):
-        manifest = Manifest.from_dict(manifest)
+def manifest_files(manifest: Manifest) -> list[tuple[str, str]]:
+    """Every (component folder, entry name) a committed manifest needs."""
     out: list[tuple[str, str]] = []
     for kind, state in manifest.components.items():
         out.extend((kind, name) for name in sorted(component_class(kind).files_of(state)))
@@ -103,7 +101,7 @@ class RemoteIndex:
         """The committed manifest, or None when the URL holds no index yet."""
         try:
             with self.fs.open(self._path(MANIFEST), "rb") as f:
-                return Manifest.from_dict(json.loads(f.read()))
+                return parse_manifest(json.loads(f.read()), self._path(MANIFEST))
         except FileNotFoundError:
             return None
 
@@ -256,6 +254,6 @@ class RemoteIndex:
 def _read_manifest(path: Path) -> Manifest | None:
     try:
         with open(path, encoding="utf-8") as f:
-            return Manifest.from_dict(json.load(f))
+            return parse_manifest(json.load(f), str(path))
     except FileNotFoundError:
         return None

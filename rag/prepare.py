@@ -154,8 +154,6 @@ def prepare_documents(
     documents need them) and nothing is slimmed.
     """
     out = [prepare_document(d, settings, hasher, transfer) for d in docs]
-    if not transfer and analyzer is None:
-        return out
     if analyzer is not None:
         an = _analyzer(analyzer)
         out = [p if p.verdict is not None else dataclasses.replace(p, raw_counts=raw_counts(p.doc, an, settings))

@@ -20,6 +20,7 @@ pytest.importorskip("moto.server", reason="moto[server] is not installed (the te
 httpx = pytest.importorskip("httpx")
 
 from indexers.folder import IndexLocked, Snapshot  # noqa: E402 (after the optional-dependency skips)
+from indexers.manifest import Manifest  # noqa: E402
 from indexers.storage import RemoteIndex, manifest_files  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,7 +102,8 @@ def test_ingest_publishes_versions_that_mirrors_pull_whole(tmp_path, s3):
     assert snap.manifest.counts["documents"] == 60 and len(snap["docs"].id_map) == 60
     assert before & set(os.listdir(tmp_path / "mirror" / "docs"))  # unchanged segments were kept, not fetched again
     # only the committed and the previous versions' files remain on the server
-    kept = {(kind, name) for m in (r.read_manifest(), json.loads(r.fs.cat_file(f"{r.root}/manifest.previous.json")))
+    previous = Manifest.from_dict(json.loads(r.fs.cat_file(f"{r.root}/manifest.previous.json")))
+    kept = {(kind, name) for m in (r.read_manifest(), previous)
             for kind, name in manifest_files(m)}
     on_server = {tuple(p[len(r.root) + 1:].split("/")[:2]) for p in r.fs.find(r.root)
                  if p.split("/")[len(r.root.split("/"))] in ("docs", "bm25", "bm25_passages", "dedupe")}
