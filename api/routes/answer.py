@@ -58,8 +58,53 @@ def add_answer_urls(data: dict[str, Any], root_path: str) -> None:
         add_citation_urls(data.get(key) or [], root_path)
 
 
-async def _stream(events: Iterator[Any], version: int, request_id: str, root_path: str = "") -> AsyncIterator[str]:
-    """Each answer event as an SSE frame; the blocking iterator is advanced in the threadpool."""
+class AnswerStream(StreamingResponse):
+    """The answer's SSE stream; generation stops at the model's next token once the client has gone.
+
+    Starlette cancels the streaming task when the client disconnects, but a task waiting for a worker thread is
+    only cancelled when that thread returns, and one step (the next piece of text) can run through every
+    remaining token when the model samples tokens that add no text: the generation then went on up to
+    ``max_tokens`` for nobody, holding llama.cpp's lock, and the next answer waited. ``client_left`` is set on
+    disconnect and reaches the model (``answer(cancel=...)``), which checks it after every token; the stream
+    also checks it between events and closes the events however streaming ends.
+    """
+
+    def __init__(
+        self, events: Iterator[Any], client_left: threading.Event, version: int, request_id: str, root_path: str = ""
+    ) -> None:
+        self.client_left = client_left
+        super().__init__(
+            _stream(events, version, request_id, root_path, self.client_left),
+            media_type="text/event-stream",
+            headers=SSE_HEADERS,
+        )
+
+    async def listen_for_disconnect(self, receive: Any) -> None:
+        await super().listen_for_disconnect(receive)
+        self.client_left.set()
+
+    async def stream_response(self, send: Any) -> None:
+        try:
+            await super().stream_response(send)
+        finally:
+            self.client_left.set()  # ended, failed (a send to a closed connection) or cancelled: generate no more
+            aclose = getattr(self.body_iterator, "aclose", None)
+            if aclose is not None:
+                with anyio.CancelScope(shield=True):
+                    await aclose()
+
+
+async def _stream(
+    events: Iterator[Any],
+    version: int,
+    request_id: str,
+    root_path: str = "",
+    client_left: threading.Event | None = None,
+) -> AsyncIterator[str]:
+    """Each answer event as an SSE frame; the blocking iterator is advanced in the threadpool.
+
+    Stops (and closes ``events``) once ``client_left`` is set; also when cancelled.
+    """
     it = iter(events)
     # one step or the close at a time: a client that leaves cancels the awaiting coroutine, not the worker thread
     # running the step, and a generator cannot be closed while it runs; the close then waits for that step instead
@@ -68,6 +113,8 @@ async def _stream(events: Iterator[Any], version: int, request_id: str, root_pat
 
     def step() -> Any:
         with step_lock:
+            if client_left is not None and client_left.is_set():
+                return None
             return next(it, None)
 
     try:
@@ -91,8 +138,8 @@ async def _stream(events: Iterator[Any], version: int, request_id: str, root_pat
             },
         )
     finally:
-        # also when the client went away mid-stream (this generator is then cancelled): closing the answer stream
-        # ends the model's generation and releases it for the next request
+        # also when the client went away mid-stream: closing the answer stream ends the model's generation and
+        # releases it for the next request
         close = getattr(it, "close", None)
         if close is not None:
 
@@ -131,14 +178,13 @@ async def answer_question(
     root_path = request.scope.get("root_path", "")
     try:
         if req.stream:
+            client_left = threading.Event()
             events = await run_in_threadpool(lambda: answer(
                 req.question, result.hits, state.generator, stream=True, max_tokens=max_tokens, temperature=temperature,
-                floor=req.floor,
+                floor=req.floor, cancel=client_left,
             ))
             rid = request.scope.get("state", {}).get("request_id", "")
-            return StreamingResponse(
-                _stream(events, result.version, rid, root_path), media_type="text/event-stream", headers=SSE_HEADERS
-            )
+            return AnswerStream(events, client_left, result.version, rid, root_path)
         ans = await run_in_threadpool(lambda: answer(
             req.question, result.hits, state.generator, max_tokens=max_tokens, temperature=temperature, floor=req.floor
         ))

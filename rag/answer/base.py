@@ -7,6 +7,7 @@ only has to fill these four members.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Protocol, TypedDict, runtime_checkable
 
@@ -31,7 +32,8 @@ class Generator(Protocol):
     - ``stream(prompt, ...)``: chat messages (the model's chat template is applied) or a raw prompt string
       (plain completion); yields text pieces as the model produces them. Raises ``GenerationError`` when
       generation fails or stops abnormally; a finished stream means the model finished (EOS, stop string or
-      ``max_tokens``).
+      ``max_tokens``) or ``cancel`` was set: generation then stops at the next token (not the next piece: a
+      model can sample many tokens that add no text), so a reader that leaves frees the model at once.
     """
 
     name: str
@@ -48,6 +50,7 @@ class Generator(Protocol):
         max_tokens: int = 512,
         temperature: float = 0.1,
         stop: Sequence[str] | None = None,
+        cancel: threading.Event | None = None,
     ) -> Iterator[str]: ...
 
 

@@ -34,10 +34,11 @@ def import_llama_cpp() -> Any:
     return llama_cpp
 
 
-def max_tokens_guard(limit: int, eos_token: int) -> Any:
+def max_tokens_guard(limit: int, eos_token: int, cancel: threading.Event | None = None) -> Any:
     """A llama-cpp-python logits processor that lets ``limit`` tokens be sampled, then forces ``eos_token``.
 
-    ``scores``: float32 ``[n_vocab]`` logits in token-id order; returned unchanged until call ``limit + 1``.
+    ``scores``: float32 ``[n_vocab]`` logits in token-id order; returned unchanged until call ``limit + 1``, or
+    until ``cancel`` is set (checked at every token; both completion and chat calls take a logits processor).
 
     >>> import numpy as np
     >>> guard = max_tokens_guard(1, eos_token=2)
@@ -45,6 +46,13 @@ def max_tokens_guard(limit: int, eos_token: int) -> Any:
     [0.0, 0.0, 0.0, 0.0]
     >>> guard(None, np.zeros(4, dtype=np.float32)).tolist()
     [-inf, -inf, 0.0, -inf]
+    >>> stop = threading.Event()
+    >>> guard = max_tokens_guard(10, eos_token=0, cancel=stop)
+    >>> guard(None, np.zeros(2, dtype=np.float32)).tolist()
+    [0.0, 0.0]
+    >>> stop.set()
+    >>> guard(None, np.zeros(2, dtype=np.float32)).tolist()
+    [0.0, -inf]
     """
     import numpy as np
 
@@ -53,7 +61,7 @@ def max_tokens_guard(limit: int, eos_token: int) -> Any:
     def processor(input_ids: Any, scores: Any) -> Any:
         nonlocal calls
         calls += 1
-        if calls <= limit:
+        if calls <= limit and (cancel is None or not cancel.is_set()):
             return scores
         forced = np.full_like(scores, -np.inf)
         forced[eos_token] = 0.0
@@ -156,20 +164,24 @@ class LlamaCppGenerator:
         max_tokens: int = 512,
         temperature: float = 0.1,
         stop: Sequence[str] | None = None,
+        cancel: threading.Event | None = None,
     ) -> Iterator[str]:
         """Yield text pieces as llama.cpp samples them; chat messages go through the chat template.
 
         Raises ``GenerationError`` when llama.cpp rejects the prompt (e.g. longer than the context window).
-        Arguments are checked before the first piece is requested.
+        Arguments are checked before the first piece is requested. ``cancel``: checked before every token is
+        sampled; once set, end-of-sequence is forced there and the stream ends.
         """
         check_prompt(prompt)
         check_generation_args(max_tokens, temperature)
-        return self._stream(prompt, max_tokens=max_tokens, temperature=temperature, stop=list(stop or []))
+        return self._stream(prompt, max_tokens=max_tokens, temperature=temperature, stop=list(stop or []), cancel=cancel)
 
-    def _stream(self, prompt: Prompt, *, max_tokens: int, temperature: float, stop: list[str]) -> Iterator[str]:
+    def _stream(
+        self, prompt: Prompt, *, max_tokens: int, temperature: float, stop: list[str], cancel: threading.Event | None
+    ) -> Iterator[str]:
         from llama_cpp import LogitsProcessorList
 
-        guard = LogitsProcessorList([max_tokens_guard(max_tokens, self._llama.token_eos())])
+        guard = LogitsProcessorList([max_tokens_guard(max_tokens, self._llama.token_eos(), cancel)])
         with self._lock:
             try:
                 if isinstance(prompt, str):

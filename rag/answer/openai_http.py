@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -279,18 +280,21 @@ class OpenAIHTTPGenerator:
         max_tokens: int = 512,
         temperature: float = 0.1,
         stop: Sequence[str] | None = None,
+        cancel: threading.Event | None = None,
     ) -> Iterator[str]:
         """Yield text pieces as the server streams them (SSE parsed incrementally).
 
         Raises ``GenerationError`` on connect/read timeouts, HTTP errors (body quoted), an error event, or a
         stream cut before ``[DONE]``/``finish_reason``. Arguments are checked before the request is sent.
+        ``cancel``: checked at every event the server sends; once set, the connection is closed (the server
+        stops generating) and the stream ends.
         """
         check_prompt(prompt)
         check_generation_args(max_tokens, temperature)
         path, payload = self._request(prompt, max_tokens, temperature, list(stop or []))
-        return self._stream(path, payload)
+        return self._stream(path, payload, cancel)
 
-    def _stream(self, path: str, payload: dict[str, Any]) -> Iterator[str]:
+    def _stream(self, path: str, payload: dict[str, Any], cancel: threading.Event | None = None) -> Iterator[str]:
         url = self.base_url + path
         during = "streaming the answer"
         finished = False
@@ -302,6 +306,8 @@ class OpenAIHTTPGenerator:
                     body = response.read().decode("utf-8", "replace")
                     raise GenerationError(f"{url} answered HTTP {response.status_code}: {body[:500]}")
                 for data in iter_sse_data(response.iter_lines()):
+                    if cancel is not None and cancel.is_set():
+                        return  # leaving the block closes the connection
                     if data.strip() == "[DONE]":
                         finished = True
                         break

@@ -16,6 +16,8 @@ final ``error`` event. Bad arguments raise ``ValueError`` at the call, before an
 
 from __future__ import annotations
 
+import collections.abc
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal, overload
@@ -133,10 +135,11 @@ def _generate(
     temperature: float,
     trace: dict[str, Any],
     pieces: list[str],
-) -> Iterator[str]:
+    cancel: threading.Event | None = None,
+) -> collections.abc.Generator[str, None, None]:
     """Stream the model's pieces, appending each to ``pieces`` and timing into ``trace``; closes the stream."""
     t0 = time.perf_counter()
-    it = generator.stream(packed.messages, max_tokens=max_tokens, temperature=temperature)
+    it = generator.stream(packed.messages, max_tokens=max_tokens, temperature=temperature, cancel=cancel)
     try:
         for piece in it:
             if not pieces:
@@ -172,6 +175,7 @@ def answer(
     extractive_sources: int = 5,
     extractive_sentences: int = 3,
     system_prompt: str = SYSTEM_PROMPT,
+    cancel: threading.Event | None = None,
 ) -> Answer: ...
 
 
@@ -190,6 +194,7 @@ def answer(
     extractive_sources: int = 5,
     extractive_sentences: int = 3,
     system_prompt: str = SYSTEM_PROMPT,
+    cancel: threading.Event | None = None,
 ) -> Iterator[AnswerEvent]: ...
 
 
@@ -208,6 +213,7 @@ def answer(
     extractive_sources: int = 5,
     extractive_sentences: int = 3,
     system_prompt: str = SYSTEM_PROMPT,
+    cancel: threading.Event | None = None,
 ) -> Answer | Iterator[AnswerEvent]: ...
 
 
@@ -225,6 +231,7 @@ def answer(
     extractive_sources: int = 5,
     extractive_sentences: int = 3,
     system_prompt: str = SYSTEM_PROMPT,
+    cancel: threading.Event | None = None,
 ) -> Answer | Iterator[AnswerEvent]:
     """Answer ``question`` from ``hits`` (ranked, best first) with cited sources.
 
@@ -232,7 +239,8 @@ def answer(
     ``rag.relevance``; ``Hit.score`` for a hit without one) to be used; None keeps every hit.
     ``template_reserve``: tokens kept for chat-template role markers when the generator cannot count its
     whole prompt exactly (``count_prompt_tokens``). ``max_sources``: at most this many passages go to the
-    model even when more fit (each costs prompt-processing time before the first token). Returns an ``Answer``, or with ``stream=True`` an
+    model even when more fit (each costs prompt-processing time before the first token). ``cancel``: once set,
+    the model stops at its next token (a streaming reader that left sets it; see ``Generator.stream``). Returns an ``Answer``, or with ``stream=True`` an
     iterator of ``AnswerEvent`` (see the module docstring). Without streaming a ``GenerationError``
     propagates; a ``ValueError`` means bad arguments or a context too small for any source.
     """
@@ -278,9 +286,9 @@ def answer(
     trace["dropped"] = skipped + packed.dropped
     trace["timings_ms"]["pack"] = _ms(t0)
     if stream:
-        return _stream_events(generator, packed, max_tokens, temperature, trace, t0)
+        return _stream_events(generator, packed, max_tokens, temperature, trace, t0, cancel)
     pieces: list[str] = []
-    for _ in _generate(generator, packed, max_tokens, temperature, trace, pieces):
+    for _ in _generate(generator, packed, max_tokens, temperature, trace, pieces, cancel):
         pass
     result = _finish("".join(pieces), packed, generator, trace)
     result.trace["timings_ms"]["total"] = _ms(t0)
@@ -294,14 +302,18 @@ def _stream_events(
     temperature: float,
     trace: dict[str, Any],
     t0: float,
+    cancel: threading.Event | None = None,
 ) -> Iterator[AnswerEvent]:
     pieces: list[str] = []
+    gen = _generate(generator, packed, max_tokens, temperature, trace, pieces, cancel)
     try:
-        for piece in _generate(generator, packed, max_tokens, temperature, trace, pieces):
+        for piece in gen:
             yield AnswerEvent("token", {"text": piece})
     except GenerationError as exc:
         yield _error_event(exc, "".join(pieces))
         return
+    finally:
+        gen.close()  # closed now, not when garbage-collected: a stream left early releases the model at once
     result = _finish("".join(pieces), packed, generator, trace)
     result.trace["timings_ms"]["total"] = _ms(t0)
     yield _citations_event(result)

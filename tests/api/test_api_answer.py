@@ -114,29 +114,77 @@ def test_stream_with_a_real_tiny_gguf(bm25_index, tiny_gguf):
         assert r.status_code == 200 and r.json()["generator"].startswith("llama.cpp:")
 
 
-def test_client_leaving_a_stream_frees_the_model(bm25_index, tiny_gguf):
-    """llama.cpp serves one generation at a time; a client that disconnects mid-stream must not keep it busy."""
+def _wait_until_served(live, seconds: float = 300.0) -> None:
+    """Wait until the server has no request in flight: the stream a client left has ended, however it ended."""
     import time
 
+    deadline = time.monotonic() + seconds
+    while live.state.metrics.registry.get_sample_value("latte_http_requests_in_flight"):
+        assert time.monotonic() < deadline, f"the stream the client left was still being served after {seconds:.0f} s"
+        time.sleep(0.05)
+
+
+def _leave_after(c, body: dict, events: int) -> None:
+    """Stream an answer and disconnect after ``events`` data lines (0: as soon as the headers came)."""
+    with c.stream("POST", "/v1/answer", json=body) as s:
+        assert s.status_code == 200
+        seen = 0
+        for line in s.iter_lines() if events else ():
+            if line.startswith("data:"):
+                seen += 1
+                if seen == events:
+                    break
+
+
+def test_client_leaving_a_stream_stops_the_model(bm25_index, tiny_gguf):
+    """llama.cpp serves one generation at a time; a client that disconnects mid-stream must not keep it busy.
+
+    Counted in tokens, not seconds: once the abandoned stream is over, the model's context holds the prompt and
+    the few tokens sampled before the disconnect reached it, not the 2,000 asked for. With temperature 0 the
+    tiny model samples a run of tokens that add no text after its third piece, so the step that fetches the
+    next piece runs through them: the disconnect has to reach the model itself, not only the stream.
+    """
     from api.settings import Settings
 
     settings = Settings(index=bm25_index, llm_backend="llamacpp", llm_model_path=tiny_gguf, llm_n_ctx=4096, llm_threads=1)
     body = {"question": question(), "k": 1, "temperature": 0}
     with live_server(settings) as live, live.client(timeout=300) as c:
-        t0 = time.perf_counter()
         full = c.post("/v1/answer", json={**body, "max_tokens": 300}).json()
-        t_300 = time.perf_counter() - t0
         if full["trace"]["pieces"] < 150:  # (a piece is one token's text; some tokens add none)
-            pytest.skip("the tiny model stopped early on this prompt; the timing comparison would prove nothing")
-        with c.stream("POST", "/v1/answer", json={**body, "max_tokens": 2000, "stream": True}) as s:
-            for line in s.iter_lines():
-                if line.startswith("data:"):
-                    break  # leave after the first token; 1,999 more were asked for
-        t0 = time.perf_counter()
-        r = c.post("/v1/answer", json={**body, "max_tokens": 4})
-        waited = time.perf_counter() - t0
-    assert r.status_code == 200
-    assert waited < t_300, f"the next answer waited {waited:.1f} s (300 tokens take {t_300:.1f} s)"
+            pytest.skip("the tiny model stopped early on this prompt; leaving early would prove nothing")
+        prompt_tokens = full["trace"]["prompt_tokens"]
+        llama = live.state.generator._llama
+        for events in (1, 2, 3):  # (a 4th token event comes only after the run of tokens without text)
+            _leave_after(c, {**body, "max_tokens": 2000, "stream": True}, events)
+            _wait_until_served(live)
+            generated = llama.n_tokens - prompt_tokens
+            assert generated < 1000, f"left after {events} token events; the model went on for {generated} tokens"
+            r = c.post("/v1/answer", json={**body, "max_tokens": 4})
+            assert r.status_code == 200 and r.json()["trace"]["pieces"] <= 4
+
+
+def test_client_leaving_before_any_text_stops_the_model(bm25_index, tmp_path):
+    """A model whose tokens never form text (lone UTF-8 lead bytes) sends no token event at all: only the
+    disconnect tells the server, and it must stop the model there, not at max_tokens."""
+    from api.settings import Settings
+
+    pytest.importorskip("llama_cpp", reason='llama-cpp-python is not installed: pip install "latte[llm]"')
+    pytest.importorskip("gguf", reason="the tiny test model is written with gguf: pip install gguf")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "rag" / "answer"))
+    from tiny_gguf import build_tiny_gguf
+
+    model = build_tiny_gguf(tmp_path / "lead_byte.gguf", always_token="\u00e1")
+    settings = Settings(index=bm25_index, llm_backend="llamacpp", llm_model_path=model, llm_n_ctx=4096, llm_threads=1)
+    body = {"question": question(), "k": 1, "temperature": 0}
+    with live_server(settings) as live, live.client(timeout=300) as c:
+        short = c.post("/v1/answer", json={**body, "max_tokens": 4}).json()
+        llama = live.state.generator._llama
+        assert llama.n_tokens == short["trace"]["prompt_tokens"] + 4  # four tokens, no text
+        _leave_after(c, {**body, "max_tokens": 2000, "stream": True}, 0)
+        _wait_until_served(live)
+        generated = llama.n_tokens - short["trace"]["prompt_tokens"]
+        assert generated < 1000, f"the model went on for {generated} tokens after the client left"
+        assert c.post("/v1/answer", json={**body, "max_tokens": 4}).status_code == 200
 
 
 def test_a_stream_left_while_a_step_runs_is_closed_when_that_step_returns():

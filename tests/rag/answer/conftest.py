@@ -82,3 +82,22 @@ def run_bounded() -> Callable[..., Any]:
         return box.get("result"), box.get("error"), box["elapsed"]
 
     return run
+
+
+class SetAfter(threading.Event):
+    """A cancel event that reads as set from its ``n + 1``-th check on: cancels at a known token, not a moment."""
+
+    def __init__(self, n: int) -> None:
+        super().__init__()
+        self.n = n
+        self.checks = 0
+
+    def is_set(self) -> bool:
+        self.checks += 1
+        return self.checks > self.n or super().is_set()
+
+
+@pytest.fixture
+def set_after() -> type[SetAfter]:
+    """``set_after(n)``: a ``threading.Event`` for ``cancel=`` that the generator finds set at its ``n + 1``-th check."""
+    return SetAfter

@@ -150,6 +150,16 @@ def test_server_dying_mid_stream_raises_after_the_pieces_it_sent(ending: str, me
     assert elapsed < 5
 
 
+def test_cancel_closes_the_stream_at_the_next_event(run_bounded, set_after) -> None:
+    # events without text (empty deltas) still count: the check runs at each one, not at each piece
+    with ScriptedSSEServer(["Hello", "", "", "", " world"]) as server:
+        gen = OpenAIHTTPGenerator(server.url, "m", timeout=5, context_size=1024)
+        cancel = set_after(2)
+        got, err, _ = run_bounded(lambda: list(gen.stream(MESSAGES, cancel=cancel)), 10)
+    assert err is None and got == ["Hello"]
+    assert cancel.checks == 3
+
+
 def test_http_error_status_is_quoted(run_bounded) -> None:
     with ScriptedSSEServer([], status=400) as server:
         gen = OpenAIHTTPGenerator(server.url, "m", context_size=1024)

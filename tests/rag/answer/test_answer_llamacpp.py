@@ -113,6 +113,41 @@ def test_a_model_stuck_on_utf8_lead_bytes_still_stops_at_max_tokens(tmp_path) ->
         gen.close()
 
 
+def test_cancel_stops_the_model_at_the_next_token_even_when_no_text_comes(tmp_path, set_after) -> None:
+    # the lead-byte model's tokens never form text, so the first piece would be asked for through all of
+    # max_tokens: cancel is checked at every sampled token, not at every piece
+    path = build_tiny_gguf(tmp_path / "lead_byte.gguf", always_token="\u00e1")
+    gen = LlamaCppGenerator(path, n_ctx=512, n_threads=1)
+    try:
+        for prompt in ["Hello there", [{"role": "user", "content": "Hello there"}]]:
+            n_prompt = (
+                len(gen._llama.tokenize(prompt.encode(), add_bos=True, special=False))
+                if isinstance(prompt, str)
+                else gen.count_prompt_tokens(prompt)
+            )
+            cancel = set_after(5)
+            assert list(gen.stream(prompt, max_tokens=400, temperature=0.0, cancel=cancel)) == []
+            assert gen._llama.n_tokens == n_prompt + 5  # five tokens sampled, then end-of-sequence forced
+            assert cancel.checks == 6
+    finally:
+        gen.close()
+
+
+def test_answer_stream_passes_cancel_to_the_model(llama_gen: LlamaCppGenerator) -> None:
+    hits = [_hit("fox", FOX, 1)]
+    uncancelled = answer(Q, hits, llama_gen, max_tokens=30, temperature=0.0)
+    assert uncancelled.trace["pieces"] > 3  # else stopping early would prove nothing
+    cancel = threading.Event()
+    events = answer(Q, hits, llama_gen, stream=True, max_tokens=30, temperature=0.0, cancel=cancel)
+    first = next(events)
+    assert first.type == "token"
+    cancel.set()  # the reader left
+    rest = list(events)
+    assert [e.type for e in rest][-2:] == ["citations", "done"]
+    assert rest[-1].data["trace"]["pieces"] <= 3  # the piece in hand, at most one more from the token sampled before
+    assert rest[-1].data["trace"]["max_tokens"] == 30
+
+
 def test_prompt_longer_than_the_context_raises_generation_error(llama_gen: LlamaCppGenerator) -> None:
     with pytest.raises(GenerationError, match="context window"):
         list(llama_gen.stream(FOX * 40, max_tokens=8))
